@@ -1,0 +1,165 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+# Colab set-up: installs the course package when this notebook runs on Google Colab; a no-op elsewhere.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sgt-course[course] @ git+https://github.com/sgt-course/sgt-course"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+
+# %% [markdown]
+# # 0 · Set-up and a tour of the course
+#
+# This course teaches **Saliency-Guided Training** (SGT; Ismail, Corrada Bravo & Feizi, NeurIPS 2021)
+# and **Adversarial Saliency-Guided Training** (ASGT; Guesmi, Aswani & Shafique, 2024): two ways of
+# training a network so that its saliency maps point at what really drives its decisions — and, for
+# ASGT, so that it also resists adversarial attacks.
+#
+# **In this notebook you will**
+# 1. see which device and *run profile* the course uses on your machine,
+# 2. load the image data every later notebook uses, and look at it,
+# 3. train a small classifier in seconds with the course's one training loop,
+# 4. see the map of the course.
+#
+# The mechanics live in the small library `sgt_course`; each notebook shows the equations and calls
+# the library. Any function you see here is one click away: `sgt_course/<module>.py`.
+
+# %% [markdown]
+# ## 1 · Device and run profile
+#
+# The **run profile** scales every experiment in one place, so the same notebook runs in seconds in
+# CI, in minutes on a laptop and at full size on a GPU:
+#
+# | profile | data | model | for |
+# |---|---|---|---|
+# | `ci` | offline (scikit-learn digits, generated sets) | tiny CNN | tests, exam rooms without network |
+# | `cpu` | MNIST subsets | the authors' MNIST CNN | a laptop |
+# | `gpu` | full MNIST (and CIFAR-10 later) | full size | a GPU, Colab |
+#
+# Set it with the environment variable `SGT_COURSE_PROFILE`; unset, it is `gpu` with a CUDA GPU
+# and `cpu` otherwise.
+
+# %%
+import torch
+
+from sgt_course import runtime
+
+profile = runtime.get_profile()
+device = runtime.get_device()
+generator = runtime.seed_everything(0)
+print(runtime.describe(profile, device))
+profile
+
+# %% [markdown]
+# ## 2 · Data
+#
+# Images are held in memory as tensors with values in **[0, 1]**; each model normalizes inside its
+# own `forward`. That convention matters later: "replace a pixel by a random value between the
+# image's min and max" (SGT) and "perturb each pixel by at most ε = 0.3" (attacks) then mean exactly
+# what they say.
+#
+# MNIST downloads on first use. Without network the loader says so in one line and uses
+# scikit-learn's bundled handwritten digits instead (8x8 images, upsampled and centred like MNIST);
+# the `ci` profile uses them directly.
+
+# %%
+from sgt_course.data import load_images
+from sgt_course.plots import class_grid, show_images
+
+train = load_images(profile.image_dataset, "train", n=profile.n_train, device=device)
+test = load_images(profile.image_dataset, "test", n=profile.n_test, device=device)
+print(f"{train.source}: {len(train)} training and {len(test)} test images of shape {tuple(train.x.shape[1:])}, "
+      f"values in [{train.x.min():.1f}, {train.x.max():.1f}]")
+show_images(*class_grid(train.x, train.y, per_class=2, class_names=train.class_names), ncols=10,
+            title=f"{train.source}: two images of every class");
+
+# %%
+assert train.x.min() >= 0 and train.x.max() <= 1, "inputs live in [0, 1]"
+assert set(train.y.unique().tolist()) == set(range(train.n_classes)), "every class is present"
+
+# %% [markdown]
+# Later notebooks also use a **generated** data set whose answer is known: each image is noise with
+# a small pattern pasted somewhere, and the pattern alone decides the class. Because we know where
+# the pattern is, we can *measure* whether a saliency map points at it.
+
+# %%
+from sgt_course.data import make_planted_patches
+
+planted = make_planted_patches(8, seed=0)
+show_images(torch.cat([planted.x, planted.mask.float()]), [planted.class_names[i] for i in planted.y] + ["mask"] * 8,
+            title="planted patterns (top) and their ground-truth masks (bottom)");
+
+# %% [markdown]
+# ## 3 · One training loop for every regime
+#
+# Every training regime in this course is a **loss function of (model, x, y)**:
+#
+# - standard training: $L = \mathrm{CE}(f(X), y)$ — `losses.standard_loss`
+# - SGT (notebook 2): $L = \mathrm{CE}(f(X), y) + \lambda\,\mathrm{KL}(f(X)\,\|\,f(\tilde X))$
+# - adversarial training and ASGT (notebooks 5 and 6) add attacked inputs.
+#
+# So one loop, `training.fit`, trains them all. `training.load_or_train` caches the trained weights
+# by their configuration: notebook 5 attacks the very models notebook 2 trained, without retraining.
+
+# %%
+from sgt_course.losses import standard_loss
+from sgt_course.models import build_model, count_parameters
+from sgt_course.plots import plot_history
+from sgt_course.training import evaluate, fit, load_or_train
+
+config = {"data": train.source, "n_train": len(train), "model": profile.image_model, "width": profile.width,
+          "loss": "standard", "epochs": profile.epochs, "batch_size": profile.batch_size, "lr": profile.lr, "seed": 0}
+
+
+def build():
+    torch.manual_seed(config["seed"])
+    return build_model(profile.image_model, in_channels=1, n_classes=train.n_classes, width=profile.width)
+
+
+model, history = load_or_train(
+    "tour", config, build, device=device,
+    train=lambda m: fit(m, train, standard_loss, epochs=profile.epochs, batch_size=profile.batch_size,
+                        lr=profile.lr, val=test, desc="standard training"))
+accuracy = evaluate(model, test)
+print(f"{profile.image_model}: {count_parameters(model):,} parameters, test accuracy {accuracy:.1%}, "
+      f"{sum(history.seconds):.1f} s of training")
+plot_history(history, title="standard training");
+
+# %%
+# The claim of this section: a few seconds of training already classify digits well.
+assert accuracy > 0.85, f"test accuracy {accuracy:.1%} is lower than this course expects"
+
+# %% [markdown]
+# ## 4 · The map of the course
+#
+# | # | notebook | you learn |
+# |---|---|---|
+# | 0 | set-up and tour | device, profiles, data, the training loop (this notebook) |
+# | 1 | saliency maps | gradient, Input×Gradient, Integrated Gradients, SmoothGrad; measuring a map against ground truth |
+# | 2 | saliency-guided training | Algorithm 1: mask the least salient features, keep the prediction; does saliency improve? |
+# | 3 | time series | SGT on a benchmark with known informative features; vanishing saliency in LSTMs |
+# | 4 | language | SGT for text; ERASER comprehensiveness and sufficiency |
+# | 5 | adversarial attacks | FGSM, PGD, MI-FGSM; is an SGT model robust? |
+# | 6 | adversarial SGT | Algorithm 2: robustness *and* faithful saliency |
+#
+# ## Summary
+#
+# - The run profile (`runtime.get_profile()`) sizes everything; set `SGT_COURSE_PROFILE` to change it.
+# - Images are tensors in [0, 1]; models normalize inside themselves.
+# - A training regime is a loss function; `fit` trains any of them and `load_or_train` caches the result.

@@ -1,0 +1,226 @@
+"""Image datasets as in-memory tensors with values in [0, 1].
+
+Real data (MNIST, CIFAR-10) loads through torchvision and downloads on first use into
+:func:`sgt_course.runtime.data_dir`. Without network the loaders say so in one line and fall back to
+data that needs none:
+
+- ``"digits"``: scikit-learn's bundled 8x8 handwritten digits (1797 images), scaled to a 20x20 box and
+  centred in a 28x28 frame as MNIST digits are;
+- ``"planted"``: generated images whose class is a small pattern pasted somewhere on noise, returned
+  with the ground-truth mask of the patch, so a saliency map can be *measured*.
+
+Everything is held as tensors (on the GPU when one is used) rather than behind a DataLoader with
+workers: these datasets fit in memory and a 2-core laptop gains nothing from workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sgt_course.runtime import data_dir
+
+IMAGE_DATASETS = ("mnist", "cifar10", "digits", "planted")
+SPLITS = ("train", "test")
+
+
+@dataclass
+class ImageSet:
+    """A labelled image set held in memory.
+
+    Attributes:
+        x: images, shape (N, C, H, W), float32 in [0, 1].
+        y: labels, shape (N,), int64 in [0, n_classes).
+        n_classes: number of classes.
+        source: where the images came from (``"mnist"``, ``"digits"``, ...), so a notebook can say it.
+        mask: ground-truth salient pixels, shape (N, 1, H, W), bool; only for generated sets.
+        class_names: a readable name per class.
+    """
+
+    x: Tensor
+    y: Tensor
+    n_classes: int
+    source: str
+    mask: Tensor | None = None
+    class_names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        """The same set on ``device``."""
+        mask = None if self.mask is None else self.mask.to(device)
+        return ImageSet(self.x.to(device), self.y.to(device), self.n_classes, self.source, mask, self.class_names)
+
+    def head(self, n: int | None) -> ImageSet:
+        """The first ``n`` samples (all when ``n`` is None or larger than the set)."""
+        if n is None:
+            return self
+        _check_count("n", n)
+        mask = None if self.mask is None else self.mask[:n]
+        return ImageSet(self.x[:n], self.y[:n], self.n_classes, self.source, mask, self.class_names)
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None; got {value!r}")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+
+
+def _shuffled_head(x: Tensor, y: Tensor, n: int | None, seed: int) -> tuple[Tensor, Tensor]:
+    """A class-mixed subset: a seeded permutation, then the first ``n``."""
+    if n is None or n >= len(y):
+        return x, y
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
+    return x[order], y[order]
+
+
+def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
+               download: bool = True, seed: int = 0, device: torch.device | str = "cpu") -> ImageSet:
+    """MNIST from torchvision, shape (N, 1, 28, 28); the ``"digits"`` fallback when it cannot be had.
+
+    Args:
+        split: ``"train"`` (60000 images) or ``"test"`` (10000).
+        n: keep a seeded, class-mixed subset of this size (``None``: all).
+        root: the dataset folder (default :func:`~sgt_course.runtime.data_dir`).
+        download: fetch the files when they are missing.
+        seed: seed of the subset's permutation.
+        device: where the tensors live.
+    """
+    _check_split(split)
+    _check_count("n", n)
+    try:
+        from torchvision.datasets import MNIST
+
+        dataset = MNIST(str(root or data_dir()), train=split == "train", download=download)
+    except (RuntimeError, OSError) as error:
+        _say_fallback("MNIST", error, "scikit-learn's handwritten digits (8x8, upsampled to 28x28)")
+        return load_digits(split, n, seed=seed, device=device)
+    x = dataset.data.unsqueeze(1).float().div_(255.0)
+    x, y = _shuffled_head(x, dataset.targets.long(), n, seed)
+    return ImageSet(x, y, 10, "mnist", class_names=tuple(str(i) for i in range(10))).to(device)
+
+
+def load_cifar10(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
+                 download: bool = True, seed: int = 0, device: torch.device | str = "cpu") -> ImageSet:
+    """CIFAR-10 from torchvision, shape (N, 3, 32, 32); planted-patch colour images when it cannot be had."""
+    _check_split(split)
+    _check_count("n", n)
+    try:
+        from torchvision.datasets import CIFAR10
+
+        dataset = CIFAR10(str(root or data_dir()), train=split == "train", download=download)
+    except (RuntimeError, OSError) as error:
+        _say_fallback("CIFAR-10", error, "generated planted-patch colour images (32x32)")
+        return make_planted_patches(n or 2000, size=32, channels=3, seed=seed + (split == "test"), device=device)
+    x = torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2).float().div_(255.0)
+    x, y = _shuffled_head(x, torch.as_tensor(dataset.targets, dtype=torch.long), n, seed)
+    return ImageSet(x, y, 10, "cifar10", class_names=tuple(dataset.classes)).to(device)
+
+
+def _say_fallback(name: str, error: BaseException, instead: str) -> None:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    print(f"{name} is not available ({reason[:120]}); using {instead} instead.")
+
+
+def load_digits(split: str = "train", n: int | None = None, *, size: int = 28, seed: int = 0,
+                test_size: int = 500, device: torch.device | str = "cpu") -> ImageSet:
+    """scikit-learn's bundled handwritten digits (no download), MNIST-shaped: (N, 1, size, size).
+
+    Each 8x8 image (values 0..16) is rescaled to [0, 1], resized bilinearly to a box of 5/7 of
+    ``size`` and centred with a margin, as MNIST centres its 20x20 digits in 28x28. The 1797 images
+    are split by a fixed permutation: the last ``test_size`` are the test split.
+    """
+    _check_split(split)
+    _check_count("n", n)
+    _check_count("size", size)
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    x = torch.from_numpy(bunch.images).float().div_(16.0).unsqueeze(1)
+    y = torch.from_numpy(bunch.target).long()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(1234))
+    part = order[:-test_size] if split == "train" else order[-test_size:]
+    x, y = x[part], y[part]
+    box = max(1, round(size * 20 / 28))
+    x = F.interpolate(x, size=(box, box), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
+    before = (size - box) // 2
+    x = F.pad(x, (before, size - box - before, before, size - box - before))
+    x, y = _shuffled_head(x, y, n, seed)
+    return ImageSet(x, y, 10, "digits", class_names=tuple(str(i) for i in range(10))).to(device)
+
+
+# 5x5 patterns, one per class: easy to tell apart for a small CNN, and each fills only part of its box.
+PATTERNS: dict[str, list[str]] = {
+    "cross": ["..#..", "..#..", "#####", "..#..", "..#.."],
+    "ring": ["#####", "#...#", "#...#", "#...#", "#####"],
+    "diagonal": ["#....", ".#...", "..#..", "...#.", "....#"],
+    "corners": ["##.##", "#...#", ".....", "#...#", "##.##"],
+}
+
+
+def make_planted_patches(n: int = 1000, *, size: int = 28, channels: int = 1, patch_noise: float = 0.0,
+                         noise: float = 0.5, seed: int = 0, device: torch.device | str = "cpu") -> ImageSet:
+    """Images with a known salient region: a class pattern pasted at a random place on noise.
+
+    Each image is uniform noise in [0, ``noise``]; a 5x5 box at a random position is overwritten with
+    the class's pattern (1 on the pattern, 0 elsewhere in the box, plus optional ``patch_noise``).
+    The class is *only* in the box, so a faithful saliency map points inside it. Classes are balanced.
+
+    Returns:
+        An :class:`ImageSet` with ``mask`` (N, 1, size, size) marking the 5x5 box of each image.
+    """
+    _check_count("n", n)
+    _check_count("channels", channels)
+    patch = 5
+    if not isinstance(size, int) or size < patch:
+        raise ValueError(f"size must be an int >= {patch}; got {size!r}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise must be in [0, 1]; got {noise!r}")
+    if patch_noise < 0.0:
+        raise ValueError(f"patch_noise must be >= 0; got {patch_noise!r}")
+    g = torch.Generator().manual_seed(seed)
+    names = tuple(PATTERNS)
+    patterns = torch.tensor([[[c == "#" for c in row] for row in PATTERNS[k]] for k in names], dtype=torch.float32)
+    y = torch.arange(n) % len(names)
+    y = y[torch.randperm(n, generator=g)]
+    x = torch.rand(n, channels, size, size, generator=g) * noise
+    top = torch.randint(0, size - patch + 1, (n,), generator=g)
+    left = torch.randint(0, size - patch + 1, (n,), generator=g)
+    # Index grids for every sample's box: (n, patch, patch) row and column indices, no Python loop.
+    offsets = torch.arange(patch)
+    rows = (top[:, None, None] + offsets[None, :, None]).expand(n, patch, patch)
+    cols = (left[:, None, None] + offsets[None, None, :]).expand(n, patch, patch)
+    samples = torch.arange(n)[:, None, None].expand(n, patch, patch)
+    box = patterns[y] + patch_noise * torch.rand(n, patch, patch, generator=g)
+    x[samples, :, rows, cols] = box.clamp(0.0, 1.0)[..., None]  # indexed shape (n, patch, patch, C)
+    mask = torch.zeros(n, 1, size, size, dtype=torch.bool)
+    mask[samples, 0, rows, cols] = True
+    return ImageSet(x, y.long(), len(names), "planted", mask, names).to(device)
+
+
+def load_images(name: str, split: str = "train", n: int | None = None, *, seed: int = 0,
+                device: torch.device | str = "cpu") -> ImageSet:
+    """Any image dataset of the course by name: ``"mnist"``, ``"cifar10"``, ``"digits"`` or ``"planted"``.
+
+    ``"planted"`` draws a train and a test set from different seeds (1000 images when ``n`` is None).
+    """
+    _check_split(split)
+    if name == "mnist":
+        return load_mnist(split, n, seed=seed, device=device)
+    if name == "cifar10":
+        return load_cifar10(split, n, seed=seed, device=device)
+    if name == "digits":
+        return load_digits(split, n, seed=seed, device=device)
+    if name == "planted":
+        return make_planted_patches(n or 1000, seed=2 * seed + (split == "test"), device=device)
+    raise ValueError(f"dataset must be one of {', '.join(IMAGE_DATASETS)}; got {name!r}")

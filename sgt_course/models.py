@@ -1,0 +1,148 @@
+"""The course's image classifiers. Every model takes inputs in [0, 1] and normalizes inside ``forward``.
+
+Keeping normalization inside the model means saliency maps, masks and attacks all work in the
+input's own units: "replace a pixel with a value between the image's min and max" and "an ε-ball
+of radius 0.3" both mean what they say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel, as the first layer of a model; x has shape (N, C, H, W)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std):
+            raise ValueError(f"mean and std must have one value per channel; got {len(mean)} and {len(std)}")
+        if any(s <= 0 for s in std):
+            raise ValueError(f"std must be positive; got {tuple(std)}")
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+class MnistCNN(nn.Module):
+    """The CNN of the SGT authors' MNIST code (the PyTorch MNIST example):
+    conv3x3(32) → ReLU → conv3x3(64) → ReLU → maxpool2 → dropout .25 → fc128 → ReLU → dropout .5 → fc10.
+
+    Input (N, 1, 28, 28) in [0, 1]; output logits (N, n_classes).
+    """
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.normalize = Normalize(MNIST_MEAN, MNIST_STD)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(),
+            nn.Conv2d(32, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(64 * 12 * 12, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, n_classes),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(self.normalize(x)))
+
+
+class SmallCNN(nn.Module):
+    """A fast CNN for the ci profile and quick retrains:
+    [conv3x3(w) → ReLU → maxpool2] → [conv3x3(2w) → ReLU → maxpool2] → average pool to 4x4 → fc.
+
+    Works for any image size and channel count; input (N, C, H, W) in [0, 1], output (N, n_classes).
+    """
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 16,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.normalize = Normalize(mean or (0.5,) * in_channels, std or (0.25,) * in_channels)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+        )
+        self.classifier = nn.Linear(2 * width * 16, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(self.normalize(x)))
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out else
+                         nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    """A compact CIFAR ResNet (He et al. 2016, the 6n+2 family): a 3x3 stem and three stages of
+    ``blocks`` basic blocks with ``width``, 2·width and 4·width channels; ``blocks=3, width=16`` is
+    ResNet-20 (0.27 M parameters).
+
+    Input (N, 3, 32, 32) in [0, 1]; output (N, n_classes).
+    """
+
+    def __init__(self, n_classes: int = 10, width: int = 16, blocks: int = 3, in_channels: int = 3) -> None:
+        super().__init__()
+        if blocks < 1:
+            raise ValueError(f"blocks must be >= 1; got {blocks}")
+        mean = CIFAR_MEAN if in_channels == 3 else (0.5,) * in_channels
+        std = CIFAR_STD if in_channels == 3 else (0.25,) * in_channels
+        self.normalize = Normalize(mean, std)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        c_in = width
+        for stage, c_out in enumerate((width, 2 * width, 4 * width)):
+            for b in range(blocks):
+                layers.append(_BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
+                c_in = c_out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c_in, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(self.normalize(x)))
+
+
+IMAGE_MODELS = ("mnist_cnn", "small_cnn", "cifar_resnet")
+
+
+def build_model(name: str, *, in_channels: int = 1, n_classes: int = 10, width: int = 16) -> nn.Module:
+    """A fresh model by name: ``"mnist_cnn"`` (1x28x28 only), ``"small_cnn"`` or ``"cifar_resnet"``.
+
+    Raises:
+        ValueError: unknown name, non-positive sizes, or a size the model cannot take.
+    """
+    for arg, value in (("in_channels", in_channels), ("n_classes", n_classes), ("width", width)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive int; got {value!r}")
+    if name == "mnist_cnn":
+        if in_channels != 1:
+            raise ValueError(f"mnist_cnn takes 1-channel 28x28 images; got in_channels={in_channels}")
+        return MnistCNN(n_classes)
+    if name == "small_cnn":
+        return SmallCNN(in_channels, n_classes, width)
+    if name == "cifar_resnet":
+        return CifarResNet(n_classes, width, in_channels=in_channels)
+    raise ValueError(f"model must be one of {', '.join(IMAGE_MODELS)}; got {name!r}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,122 @@
+"""The notebook pipeline: find the course's notebooks, check their jupytext pairing, execute them.
+
+The ``.py`` file (jupytext "percent" format) is the source we edit and review; the ``.ipynb`` beside
+it is generated from it, committed without outputs, and is what students open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NOTEBOOK_PREFIXES = tuple(f"{i:02d}_" for i in range(7))
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The course checkout: the nearest folder above ``start`` (default: cwd, then this package)
+    holding both ``pyproject.toml`` and ``notebooks/``.
+
+    Raises:
+        FileNotFoundError: neither place is inside a checkout of the course.
+    """
+    candidates = [start] if start else [Path.cwd(), Path(__file__).resolve().parent]
+    for begin in candidates:
+        for folder in (begin, *begin.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+                return folder
+    raise FileNotFoundError("not inside a checkout of sgt-course: no folder with pyproject.toml and notebooks/ "
+                            "above the current directory; cd into the repository first")
+
+
+def course_notebooks(folder: Path) -> list[Path]:
+    """The course's notebooks (``NN_name.ipynb``) in ``folder``, in course order."""
+    return sorted(p for p in folder.glob("*.ipynb") if p.name.startswith(NOTEBOOK_PREFIXES))
+
+
+def unsynced_pairs(folder: Path) -> list[str]:
+    """Problems with the jupytext pairs in ``folder``: a missing twin, or cells that differ.
+
+    Returns an empty list when every ``.ipynb`` has a ``.py`` twin with the same cells (type and
+    source) and vice versa.
+    """
+    import jupytext
+
+    problems = []
+    sources = sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES))
+    for py in sources:
+        ipynb = py.with_suffix(".ipynb")
+        if not ipynb.exists():
+            problems.append(f"{py.name} has no paired {ipynb.name}: run `sgt-course sync`")
+            continue
+        expected = [(c.cell_type, c.source) for c in jupytext.read(py).cells]
+        actual = [(c.cell_type, c.source) for c in jupytext.read(ipynb).cells]
+        if expected != actual:
+            differing = next((i for i, (a, b) in enumerate(zip(expected, actual)) if a != b), min(len(expected), len(actual)))
+            problems.append(f"{ipynb.name} differs from {py.name} at cell {differing}: run `sgt-course sync`")
+    for ipynb in course_notebooks(folder):
+        if not ipynb.with_suffix(".py").exists():
+            problems.append(f"{ipynb.name} has no paired {ipynb.with_suffix('.py').name}")
+    return problems
+
+
+def sync(folder: Path) -> list[Path]:
+    """Write every ``NN_*.ipynb`` from its ``.py`` source, without outputs; return the files written."""
+    import jupytext
+
+    written = []
+    for py in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
+        notebook = jupytext.read(py)
+        for index, cell in enumerate(notebook.cells):  # stable ids: a re-sync of unchanged cells is no diff
+            cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
+        notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+        notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+        target = py.with_suffix(".ipynb")
+        before = target.read_text() if target.exists() else None
+        jupytext.write(notebook, target, fmt="ipynb")
+        if target.read_text() != before:
+            written.append(target)
+    return written
+
+
+@dataclass
+class Execution:
+    """The result of running one notebook headlessly."""
+
+    notebook: str
+    seconds: float
+    error: str | None = None
+
+
+def execute(notebook: Path, output: Path | None = None, *, profile: str | None = None,
+            timeout: int = 1800) -> Execution:
+    """Run ``notebook`` top to bottom in a fresh kernel (cwd: its folder), optionally saving the result.
+
+    ``profile`` sets $SGT_COURSE_PROFILE for the kernel. A failing cell stops the run; the error's
+    last line is returned, and the partly executed notebook is still saved to ``output``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    if profile is not None:
+        os.environ["SGT_COURSE_PROFILE"] = profile
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    start, error = time.perf_counter(), None
+    try:
+        client.execute()
+    except CellExecutionError as failure:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        error = lines[-1] if lines else "cell failed"
+    seconds = time.perf_counter() - start
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, output)
+    return Execution(notebook.name, seconds, error)

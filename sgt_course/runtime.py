@@ -1,0 +1,159 @@
+"""Where the course runs: device, seeds, cache folders and the run profile.
+
+The run profile scales every experiment in one place. Notebooks read it and never hard-code a
+data size, an epoch count or a model width::
+
+    profile = get_profile()          # SGT_COURSE_PROFILE=ci|cpu|gpu, detected when unset
+    train = load_images(profile.image_dataset, "train", n=profile.n_train)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILE_ENV = "SGT_COURSE_PROFILE"
+DEVICE_ENV = "SGT_COURSE_DEVICE"
+CACHE_ENV = "SGT_COURSE_CACHE"
+DATA_ENV = "SGT_COURSE_DATA"
+
+_DEVICE_KINDS = ("cpu", "cuda", "mps")
+
+
+def get_device(name: str | None = None) -> torch.device:
+    """The device to compute on: cuda > mps > cpu, unless ``name`` or $SGT_COURSE_DEVICE says.
+
+    Args:
+        name: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``None`` reads $SGT_COURSE_DEVICE and
+            picks the fastest available device when that is unset too.
+
+    Raises:
+        ValueError: the name is not a device kind, or names a device this machine does not have.
+    """
+    name = name if name is not None else os.environ.get(DEVICE_ENV) or None
+    if name is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":", 1)[0]
+    if kind not in _DEVICE_KINDS:
+        raise ValueError(f"device must be one of {', '.join(_DEVICE_KINDS)} (optionally 'cuda:N'); got {name!r}")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device {name!r} is not a valid device string: {error}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for, but this machine has no CUDA GPU; use 'cpu'")
+    if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    if kind == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} was asked for, but Apple's MPS backend is not available; use 'cpu'")
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (all devices) and return a CPU generator seeded with ``seed``.
+
+    A seeded run repeats exactly on the same machine; pass the returned generator to the library's
+    functions that draw random numbers.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
+
+    Attributes:
+        name: ``"ci"`` (offline data, tiny models, seconds per notebook), ``"cpu"`` (real data
+            subsets, minutes on a laptop) or ``"gpu"`` (full data).
+        image_dataset: the dataset the image notebooks use (``"digits"`` offline, ``"mnist"``).
+        image_model: the model the image notebooks train (see :func:`sgt_course.models.build_model`).
+        width: the model's base number of channels (the authors' MNIST CNN ignores it).
+        n_train, n_test: how many training and test samples to use (``None``: all).
+        epochs: epochs for a main training run.
+        batch_size: minibatch size for training.
+        lr: learning rate of the Adam optimizer.
+        n_explain: how many test samples the saliency figures and metrics look at.
+    """
+
+    name: str
+    image_dataset: str
+    image_model: str
+    width: int
+    n_train: int | None
+    n_test: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    n_explain: int
+
+    def scaled(self, **changes: object) -> Profile:
+        """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile("ci", image_dataset="digits", image_model="small_cnn", width=16,
+                  n_train=1297, n_test=500, epochs=4, batch_size=32, lr=3e-3, n_explain=128),
+    "cpu": Profile("cpu", image_dataset="mnist", image_model="mnist_cnn", width=32,
+                   n_train=12000, n_test=2000, epochs=3, batch_size=128, lr=1e-3, n_explain=256),
+    "gpu": Profile("gpu", image_dataset="mnist", image_model="mnist_cnn", width=32,
+                   n_train=None, n_test=None, epochs=10, batch_size=128, lr=1e-3, n_explain=1000),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The run profile: ``name``, else $SGT_COURSE_PROFILE, else ``"gpu"`` with CUDA and ``"cpu"`` without.
+
+    Raises:
+        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu``.
+    """
+    name = name if name is not None else os.environ.get(PROFILE_ENV) or None
+    if name is None:
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {name!r} "
+                         f"(set {PROFILE_ENV} or pass name=)")
+    return PROFILES[name]
+
+
+def cache_dir() -> Path:
+    """The folder for cached checkpoints: $SGT_COURSE_CACHE, else ``~/.cache/sgt-course``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "sgt-course"
+
+
+def data_dir() -> Path:
+    """The folder datasets download into: $SGT_COURSE_DATA, else ``<cache_dir()>/data``."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return cache_dir() / "data"
+
+
+def describe(profile: Profile | None = None, device: torch.device | None = None) -> str:
+    """One line saying where and how big this run is, for a notebook's first output."""
+    profile = profile or get_profile()
+    device = device or get_device()
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    return (f"profile={profile.name} device={device}{gpu} torch={torch.__version__} "
+            f"threads={torch.get_num_threads()} cache={cache_dir()}")

@@ -1,0 +1,201 @@
+"""One training loop for every regime, evaluation helpers and a checkpoint cache.
+
+A regime is just a loss function of (model, x, y) (see :mod:`sgt_course.losses`), so standard
+training, SGT, adversarial training and ASGT all run through :func:`fit`::
+
+    history = fit(model, train, standard_loss, epochs=3, val=test)
+
+:func:`load_or_train` caches the trained weights under a key made from the configuration, so a later
+notebook gets the model an earlier one trained in a second instead of training it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from sgt_course.data.images import ImageSet
+from sgt_course.losses import LossFn, standard_loss
+from sgt_course.runtime import cache_dir
+
+Data = Union[ImageSet, tuple[Tensor, Tensor]]
+
+
+def as_tensors(data: Data) -> tuple[Tensor, Tensor]:
+    """(x, y) from an :class:`ImageSet` or an (x, y) pair, checking that they match."""
+    x, y = (data.x, data.y) if hasattr(data, "x") and hasattr(data, "y") else data
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"data must be an ImageSet or an (x, y) pair of tensors; got {type(data).__name__}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    return x, y
+
+
+@dataclass
+class History:
+    """Per-epoch record of a :func:`fit` run: mean training loss, accuracies and seconds."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, list[float]]) -> History:
+        return cls(**{k: [float(v) for v in values[k]] for k in ("loss", "train_accuracy", "val_accuracy", "seconds")})
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> Tensor:
+    """Logits of ``model`` on ``x`` (N, ...) -> (N, n_classes), in eval mode, batched; the mode is restored."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    was_training = model.training
+    model.eval()
+    try:
+        device = _model_device(model)
+        return torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` on ``data`` (a fraction in [0, 1])."""
+    x, y = as_tensors(data)
+    if x.shape[0] == 0:
+        raise ValueError("data is empty")
+    return (predict(model, x, batch_size).argmax(1).cpu() == y.cpu()).float().mean().item()
+
+
+def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epochs: int = 1,
+        batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
+        val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training") -> History:
+    """Train ``model`` in place by minimizing ``loss_fn(model, x_batch, y_batch)``; return its :class:`History`.
+
+    Each epoch visits the training set in a fresh order drawn from ``seed``. The model is in train
+    mode for the loss and is left in eval mode afterwards. Accuracy after each epoch is measured on
+    up to 5000 training samples and on ``val`` when given.
+
+    Args:
+        model: the network, already on its device; batches are moved to that device.
+        train: an :class:`ImageSet` or an (x, y) pair.
+        loss_fn: a function (model, x, y) -> scalar, e.g. ``standard_loss`` or ``sgt_loss``.
+        epochs, batch_size: the usual.
+        lr: learning rate of the default Adam optimizer (ignored when ``optimizer`` is given).
+        val: data to report accuracy on after each epoch.
+        seed: seed of the shuffling order.
+        progress: show a progress bar (a widget in notebooks, text in a terminal).
+        desc: the progress bar's label.
+    """
+    x, y = as_tensors(train)
+    for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive int; got {value!r}")
+    if lr <= 0:
+        raise ValueError(f"lr must be > 0; got {lr}")
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    device = _model_device(model)
+    generator = torch.Generator().manual_seed(seed)
+    n = x.shape[0]
+    steps_per_epoch = -(-n // batch_size)
+    probe = slice(0, min(n, 5000))
+    history = History()
+    with tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False) as bar:
+        for epoch in range(epochs):
+            model.train()
+            start, total, order = time.perf_counter(), 0.0, torch.randperm(n, generator=generator)
+            for i in range(0, n, batch_size):
+                index = order[i:i + batch_size].to(x.device)
+                loss = loss_fn(model, x[index].to(device), y[index].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * index.shape[0]
+                bar.update(1)
+            history.seconds.append(time.perf_counter() - start)
+            history.loss.append(total / n)
+            history.train_accuracy.append(evaluate(model, (x[probe], y[probe])))
+            if val is not None:
+                history.val_accuracy.append(evaluate(model, val))
+            bar.set_postfix(epoch=epoch + 1, loss=f"{history.loss[-1]:.3f}",
+                            acc=f"{(history.val_accuracy or history.train_accuracy)[-1]:.3f}")
+    model.eval()
+    return history
+
+
+def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
+    """Where :func:`load_or_train` keeps the model ``name`` trained with ``config``.
+
+    The key is a hash of the name, the configuration (JSON) and the library version, so changing any
+    of them trains a new model rather than loading a stale one.
+    """
+    from sgt_course import __version__
+
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"name must be letters, digits, '-' or '_'; got {name!r}")
+    try:
+        text = json.dumps({"name": name, "config": config, "version": __version__}, sort_keys=True)
+    except TypeError as error:
+        raise TypeError(f"config must be JSON-serializable (numbers, strings, lists, dicts): {error}") from None
+    return cache_dir() / "checkpoints" / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.pt"
+
+
+def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.Module],
+                  train: Callable[[nn.Module], History], *, device: torch.device | str | None = None,
+                  retrain: bool = False, verbose: bool = True) -> tuple[nn.Module, History]:
+    """The model ``name`` trained with ``config``: from the cache if it is there, else trained and cached.
+
+    Args:
+        name: a short name for the file, e.g. ``"mnist-sgt"``.
+        config: everything that determines the trained weights (data, sizes, loss, seed...).
+        build: makes a fresh, untrained model.
+        train: trains the model in place and returns its :class:`History` (typically a call to :func:`fit`).
+        device: where the model lives (default: where ``build`` put it).
+        retrain: ignore the cache and train again.
+
+    The checkpoint is written atomically (a temporary file renamed into place) and read back with
+    ``weights_only=True``, so a half-written or foreign file can never be executed as code.
+    """
+    path = checkpoint_path(name, config)
+    model = build()
+    if device is not None:
+        model = model.to(device)
+    if path.exists() and not retrain:
+        saved = torch.load(path, map_location=_model_device(model), weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        if verbose:
+            print(f"loaded {name} from the cache ({path.name})")
+        return model.eval(), History.from_dict(saved["history"])
+    history = train(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        torch.save({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))},
+                   handle)
+    os.replace(handle.name, path)
+    if verbose:
+        print(f"trained {name} in {sum(history.seconds):.1f} s and cached it ({path.name})")
+    return model.eval(), history

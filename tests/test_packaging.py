@@ -1,0 +1,108 @@
+"""The project's own files agree with each other: pyproject, environment.yml, README, CI, notebooks."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11")
+
+from sgt_course import cli, notebook_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_names = {_name(r) for r in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        pip_names |= {_name(r) for r in extra}
+    conda_names = set()
+    dependencies = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    for line in dependencies.splitlines():
+        item = re.match(r"^\s*-\s+([A-Za-z][\w.-]*[^:\s]*)\s*$", line)
+        if item and not line.strip().startswith("- -e"):
+            name = _name(item.group(1))
+            conda_names.add(CONDA_NAMES.get(name, name))
+    conda_names -= {"python", "pip"}
+    assert conda_names == pip_names, (
+        f"only in environment.yml: {sorted(conda_names - pip_names)}; only in pyproject: {sorted(pip_names - conda_names)}")
+
+
+def test_pins_live_in_the_constraints_file_not_the_metadata():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any("==" in r for r in project["dependencies"]), "exact pins would fight Colab's torch"
+    pins = (ROOT / "constraints.txt").read_text()
+    assert re.search(r"^torch==\S+$", pins, re.M) and re.search(r"^torchvision==\S+$", pins, re.M)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line.strip() for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
+                for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert "python3 course.py test" in commands, "the README gives the test command"
+    assert "python3 course.py lab" in commands, "the README gives the course command"
+    assert re.search(r"^python3 course\.py test$", ci, re.M), ".ci/run calls exactly the README's test command"
+
+
+def test_notebook_pairs_are_in_sync():
+    problems = notebook_tools.unsynced_pairs(ROOT / "notebooks")
+    assert not problems, "\n".join(problems)
+
+
+def test_committed_notebooks_carry_no_outputs():
+    import nbformat
+
+    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+        nb = nbformat.read(path, as_version=4)
+        stored = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+        assert not stored, f"{path.name} has stored outputs in cells {stored}: run `sgt-course sync`"
+
+
+def test_every_notebook_opens_with_the_colab_cell():
+    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+        import nbformat
+
+        first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert '"google.colab" in sys.modules' in first_code.source, f"{path.name}: first code cell is not the Colab set-up"
+
+
+def test_colab_cell_is_a_no_op_outside_colab():
+    import nbformat
+
+    path = notebook_tools.course_notebooks(ROOT / "notebooks")[0]
+    first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    # Run the cell in a fresh interpreter with pip replaced by a tripwire: it must not be called.
+    probe = ("import subprocess\n"
+             "def tripwire(*a, **k): raise SystemExit('pip was called outside Colab')\n"
+             "subprocess.run = subprocess.check_call = tripwire\n" + first_code.source)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_cli_knows_its_subcommands():
+    parser = cli.build_parser()
+    assert parser.parse_args(["run", "--profile", "ci"]).profile == "ci"
+    assert parser.parse_args(["test", "tests/test_runtime.py", "-k", "seed"]).pytest_args == ["tests/test_runtime.py", "-k", "seed"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--profile", "laptop"])
+
+
+def test_cli_sync_check_passes_on_the_checkout(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["sync", "--check"]) == 0
+
+
+def test_cli_outside_a_checkout_says_where_to_go(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(notebook_tools, "__file__", str(tmp_path / "x.py"))
+    assert cli.main(["sync", "--check"]) == 2
+    assert "cd into the repository" in capsys.readouterr().err

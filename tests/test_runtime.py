@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from sgt_course import runtime
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("SGT_COURSE_PROFILE", "ci")
+    assert runtime.get_profile().name == "ci"
+    assert runtime.get_profile("cpu").name == "cpu"
+
+
+def test_profile_detected_when_unset(monkeypatch):
+    monkeypatch.delenv("SGT_COURSE_PROFILE", raising=False)
+    expected = "gpu" if torch.cuda.is_available() else "cpu"
+    assert runtime.get_profile().name == expected
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    with pytest.raises(ValueError, match="profile must be one of ci, cpu, gpu; got 'fast'"):
+        runtime.get_profile("fast")
+    monkeypatch.setenv("SGT_COURSE_PROFILE", "laptop")
+    with pytest.raises(ValueError, match="'laptop'"):
+        runtime.get_profile()
+
+
+def test_profiles_scale_up():
+    ci, cpu, gpu = (runtime.PROFILES[n] for n in ("ci", "cpu", "gpu"))
+    assert ci.n_train < cpu.n_train and gpu.n_train is None
+    assert ci.image_dataset == "digits", "the ci profile must run offline"
+    assert ci.scaled(epochs=1).epochs == 1 and ci.epochs != 1
+
+
+def test_device_choice(monkeypatch):
+    assert runtime.get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("SGT_COURSE_DEVICE", "cpu")
+    assert runtime.get_device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("tpu", "device must be one of cpu, cuda, mps"),
+    ("gpu", "device must be one of"),
+])
+def test_bad_device_names(name, message):
+    with pytest.raises(ValueError, match=message):
+        runtime.get_device(name)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_missing_cuda_is_explained():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        runtime.get_device("cuda")
+
+
+def test_seed_everything_repeats():
+    g1 = runtime.seed_everything(3)
+    a = torch.rand(4), torch.rand(4, generator=g1)
+    g2 = runtime.seed_everything(3)
+    b = torch.rand(4), torch.rand(4, generator=g2)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        runtime.seed_everything(-1)
+
+
+def test_cache_and_data_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("SGT_COURSE_CACHE", str(tmp_path / "c"))
+    assert runtime.cache_dir() == tmp_path / "c"
+    assert runtime.data_dir() == tmp_path / "c" / "data"
+    monkeypatch.setenv("SGT_COURSE_DATA", str(tmp_path / "d"))
+    assert runtime.data_dir() == tmp_path / "d"
+
+
+def test_describe_mentions_profile_and_device():
+    line = runtime.describe(runtime.get_profile("ci"), torch.device("cpu"))
+    assert "profile=ci" in line and "device=cpu" in line

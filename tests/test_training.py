@@ -1,0 +1,111 @@
+import pytest
+import torch
+
+from sgt_course.data import load_images
+from sgt_course.losses import standard_loss
+from sgt_course.models import build_model
+from sgt_course.training import History, checkpoint_path, evaluate, fit, load_or_train, predict
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_images("digits", "train", 600), load_images("digits", "test", 200)
+
+
+def test_fit_learns_digits(digits):
+    train, test = digits
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=8)
+    before = evaluate(model, test)
+    history = fit(model, train, standard_loss, epochs=3, batch_size=32, lr=3e-3, val=test, progress=False)
+    assert history.epochs == 3 and len(history.val_accuracy) == 3 and len(history.seconds) == 3
+    assert history.loss[-1] < history.loss[0]
+    assert history.val_accuracy[-1] > max(0.6, before + 0.3)
+    assert not model.training, "fit leaves the model in eval mode"
+
+
+def test_fit_is_repeatable(digits):
+    train, _ = digits
+    results = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = build_model("small_cnn", width=4)
+        results.append(fit(model, train.head(128), epochs=1, batch_size=32, progress=False, seed=5).loss)
+    assert results[0] == results[1]
+
+
+def test_fit_takes_any_loss_function(digits):
+    calls = []
+
+    def counting_loss(model, x, y):
+        calls.append(x.shape[0])
+        return standard_loss(model, x, y)
+
+    fit(build_model("small_cnn", width=4), digits[0].head(100), counting_loss, batch_size=32, progress=False)
+    assert calls == [32, 32, 32, 4]
+
+
+def test_predict_and_evaluate_restore_mode(digits):
+    model = build_model("small_cnn", width=4).train()
+    logits = predict(model, digits[1].x, batch_size=64)
+    assert logits.shape == (200, 10) and model.training
+    assert 0.0 <= evaluate(model, (digits[1].x, digits[1].y)) <= 1.0
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(epochs=0), ValueError, "epochs must be a positive int"),
+    (dict(batch_size=-1), ValueError, "batch_size must be a positive int"),
+    (dict(lr=0.0), ValueError, "lr must be > 0"),
+])
+def test_fit_rejects_bad_arguments(digits, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        fit(build_model("small_cnn", width=4), digits[0], progress=False, **kwargs)
+
+
+def test_mismatched_data_is_rejected():
+    with pytest.raises(ValueError, match="same batch size; got 4 and 3"):
+        evaluate(build_model("small_cnn", width=4), (torch.rand(4, 1, 28, 28), torch.zeros(3, dtype=torch.long)))
+    with pytest.raises(TypeError, match="ImageSet or an \\(x, y\\) pair"):
+        evaluate(build_model("small_cnn", width=4), ([1, 2], [1, 2]))
+
+
+def test_load_or_train_caches_by_configuration(digits, capsys):
+    train, test = digits
+    trained = []
+
+    def train_fn(model):
+        trained.append(1)
+        return fit(model, train.head(64), epochs=1, progress=False)
+
+    def build():
+        torch.manual_seed(0)
+        return build_model("small_cnn", width=4)
+
+    config = {"data": "digits", "n": 64, "width": 4}
+    first, history = load_or_train("tiny", config, build, train_fn)
+    second, cached_history = load_or_train("tiny", config, build, train_fn)
+    assert trained == [1], "the second call loads from the cache"
+    assert "loaded tiny from the cache" in capsys.readouterr().out
+    assert cached_history == history
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+    load_or_train("tiny", {**config, "width": 5}, build, train_fn)
+    assert trained == [1, 1], "another configuration trains again"
+    load_or_train("tiny", config, build, train_fn, retrain=True)
+    assert trained == [1, 1, 1]
+    assert not list(checkpoint_path("tiny", config).parent.glob("*.tmp")), "no temporary files are left"
+
+
+def test_checkpoint_is_loaded_with_weights_only(digits):
+    path = checkpoint_path("tiny", {"a": 1})
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": {}, "history": {}, "evil": History()}, path)  # a pickled object
+    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
+        load_or_train("tiny", {"a": 1}, lambda: build_model("small_cnn", width=4), lambda m: History())
+
+
+def test_checkpoint_names_and_configs_are_checked():
+    with pytest.raises(ValueError, match="name must be letters"):
+        checkpoint_path("../escape", {})
+    with pytest.raises(TypeError, match="JSON-serializable"):
+        checkpoint_path("ok", {"tensor": torch.zeros(1)})
