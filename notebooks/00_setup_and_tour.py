@@ -79,11 +79,10 @@ profile
 # the `ci` profile uses them directly.
 
 # %%
-from sgt_course.data import load_images
+from sgt_course.experiments import image_data
 from sgt_course.plots import class_grid, show_images
 
-train = load_images(profile.image_dataset, "train", n=profile.n_train, device=device)
-test = load_images(profile.image_dataset, "test", n=profile.n_test, device=device)
+train, test = image_data(profile, device)
 print(f"{train.source}: {len(train)} training and {len(test)} test images of shape {tuple(train.x.shape[1:])}, "
       f"values in [{train.x.min():.1f}, {train.x.max():.1f}]")
 show_images(*class_grid(train.x, train.y, per_class=2, class_names=train.class_names), ncols=10,
@@ -114,28 +113,18 @@ show_images(torch.cat([planted.x, planted.mask.float()]), [planted.class_names[i
 # - SGT (notebook 2): $L = \mathrm{CE}(f(X), y) + \lambda\,\mathrm{KL}(f(X)\,\|\,f(\tilde X))$
 # - adversarial training and ASGT (notebooks 5 and 6) add attacked inputs.
 #
-# So one loop, `training.fit`, trains them all. `training.load_or_train` caches the trained weights
-# by their configuration: notebook 5 attacks the very models notebook 2 trained, without retraining.
+# So one loop, `training.fit`, trains them all. `experiments.image_model(profile, regime, ...)` calls
+# it with the profile's sizes and caches the trained weights by their configuration
+# (`training.load_or_train`): notebook 5 attacks the very models notebook 2 trained, without
+# retraining, and running this cell twice trains once.
 
 # %%
-from sgt_course.losses import standard_loss
-from sgt_course.models import build_model, count_parameters
+from sgt_course.experiments import image_model
+from sgt_course.models import count_parameters
 from sgt_course.plots import plot_history
-from sgt_course.training import evaluate, fit, load_or_train
+from sgt_course.training import evaluate
 
-config = {"data": train.source, "n_train": len(train), "model": profile.image_model, "width": profile.width,
-          "loss": "standard", "epochs": profile.epochs, "batch_size": profile.batch_size, "lr": profile.lr, "seed": 0}
-
-
-def build():
-    torch.manual_seed(config["seed"])
-    return build_model(profile.image_model, in_channels=1, n_classes=train.n_classes, width=profile.width)
-
-
-model, history = load_or_train(
-    "tour", config, build, device=device,
-    train=lambda m: fit(m, train, standard_loss, epochs=profile.epochs, batch_size=profile.batch_size,
-                        lr=profile.lr, val=test, desc="standard training"))
+model, history = image_model(profile, "standard", train, test)
 accuracy = evaluate(model, test)
 print(f"{profile.image_model}: {count_parameters(model):,} parameters, test accuracy {accuracy:.1%}, "
       f"{sum(history.seconds):.1f} s of training")

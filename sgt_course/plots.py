@@ -69,3 +69,77 @@ def class_grid(x: Tensor, y: Tensor, per_class: int = 4, class_names: Sequence[s
     index = torch.cat(picks)
     names = [class_names[i] if class_names else str(i) for i in y.cpu()[index].tolist()]
     return x[index.to(x.device)], names
+
+
+def _map_image(saliency_map: Tensor, signed: bool) -> tuple[Tensor, dict]:
+    """A (H, W) array and imshow options: signed maps diverge around 0, absolute maps go from 0 up."""
+    if signed:
+        image = saliency_map.detach().float().cpu().sum(0)
+        limit = image.abs().max().clamp_min(1e-12).item()
+        return image, {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}
+    image = saliency_map.detach().float().cpu().abs().amax(0)
+    return image, {"cmap": "inferno", "vmin": 0, "vmax": image.max().clamp_min(1e-12).item()}
+
+
+def saliency_grid(x: Tensor, maps: Mapping[str, Tensor], *, signed: bool = False,
+                  captions: Sequence[str] | None = None, size: float = 1.6, title: str | None = None) -> Figure:
+    """One row per image (N, C, H, W): the image, then its map under each method (each (N, C, H, W)).
+
+    Absolute maps show max |s| over channels (black = irrelevant); signed maps show the sum over
+    channels in blue (lowers the class score) and red (raises it), each map scaled to its own maximum.
+    """
+    n = x.shape[0]
+    for name, saliency_map in maps.items():
+        if saliency_map.shape != x.shape:
+            raise ValueError(f"map {name!r} has shape {tuple(saliency_map.shape)}; expected {tuple(x.shape)}")
+    fig, axes = plt.subplots(n, 1 + len(maps), figsize=(size * (1 + len(maps)), size * n + 0.4), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(_as_image(x[i]), cmap="gray", vmin=0, vmax=1)
+        if captions is not None:
+            axes[i, 0].set_ylabel(captions[i], fontsize=8)
+        for j, (name, saliency_map) in enumerate(maps.items(), start=1):
+            image, options = _map_image(saliency_map[i], signed)
+            axes[i, j].imshow(image, **options)
+            if i == 0:
+                axes[i, j].set_title(name, fontsize=9)
+    axes[0, 0].set_title("input", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = None,
+              floor: float | None = None, floor_label: str = "random") -> Figure:
+    """Bars with their values written on top, and an optional dashed floor line."""
+    fig, ax = plt.subplots(figsize=(1.3 * len(values) + 1.5, 3.2))
+    bars = ax.bar(list(values), list(values.values()), color="tab:blue")
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    if floor is not None:
+        ax.axhline(floor, color="gray", linestyle="--", label=floor_label)
+        ax.legend()
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", labelrotation=20)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *, ylabel: str,
+               xlabel: str = "", title: str | None = None) -> Figure:
+    """One line per named curve over shared categorical x positions."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(x_labels) + 2), 3.4))
+    for name, values in curves.items():
+        ax.plot(range(len(values)), list(values), marker="o", label=name)
+    ax.set_xticks(range(len(x_labels)), x_labels, rotation=45, ha="right", fontsize=8)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,83 @@
+"""Checkers for the students' exercises. Each calls the student's function on a small case, compares
+it with the library's reference and says, in words, what is wrong — or that it is right.
+
+A checker prints its verdict and returns True or False, so a notebook can ``assert`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sgt_course import saliency
+from sgt_course.models import SmallCNN
+
+
+def _verdict(passed: bool, message: str) -> bool:
+    print(("✔ " if passed else "✘ ") + message)
+    return passed
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def _case() -> tuple[nn.Module, Tensor, Tensor]:
+    torch.manual_seed(0)
+    model = SmallCNN(in_channels=1, n_classes=4, width=4).eval()
+    x = torch.rand(5, 1, 12, 12)
+    target = torch.tensor([0, 1, 2, 3, 1])
+    return model, x, target
+
+
+def _gradient_of(model: nn.Module, x: Tensor, output: Callable[[Tensor], Tensor]) -> Tensor:
+    inputs = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(output(model(inputs)), inputs)
+    return grad
+
+
+def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bool:
+    """Check a student's vanilla gradient S(X) = |∂ f(X)_c / ∂X| (signature: (model, x, target) -> map)."""
+    model, x, target = _case()
+    x_before = x.clone()
+    try:
+        result = student(model, x, target)
+    except NotImplementedError:
+        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    if not isinstance(result, Tensor):
+        return _verdict(False, f"Return a tensor shaped like x; you returned {type(result).__name__}.")
+    if result.shape != x.shape:
+        return _verdict(False, f"The map must have the shape of x, {tuple(x.shape)}; yours has {tuple(result.shape)}.")
+    if model.training:
+        return _verdict(False, "Your function left the model in train mode; leave its mode as you found it.")
+    if x.requires_grad or not torch.equal(x, x_before):
+        return _verdict(False, "Your function changed x (or its requires_grad); work on x.detach().clone().")
+    result = result.detach()
+    reference = saliency.gradient(model, x, target)
+    if _close(result, reference):
+        return _verdict(True, "Correct: your map equals the reference |∂f(X)_c/∂X|.")
+    picked = lambda logits: logits.gather(1, target[:, None]).sum()  # noqa: E731
+    diagnoses = [
+        (_gradient_of(model, x, picked), "You return the signed gradient; S(X) is its absolute value (.abs())."),
+        (_gradient_of(model, x, lambda z: z.sum()).abs(),
+         "You differentiated the sum of all class outputs; select each sample's target logit, e.g. "
+         "logits.gather(1, target[:, None]).sum()."),
+        (_gradient_of(model, x, lambda z: z[:, 0].sum()).abs(), "You differentiated class 0 for every sample; use target."),
+        (_gradient_of(model, x, lambda z: z.gather(1, z.argmax(1, keepdim=True)).sum()).abs(),
+         "You differentiated the predicted class; the exercise asks for the given target class."),
+        (_gradient_of(model, x, lambda z: F.softmax(z, 1).gather(1, target[:, None]).sum()).abs(),
+         "You differentiated the softmax probability; the paper's S uses the logit f(X)_c."),
+        (_gradient_of(model, x, lambda z: F.log_softmax(z, 1).gather(1, target[:, None]).sum()).abs(),
+         "You differentiated the log-probability; the paper's S uses the logit f(X)_c."),
+    ]
+    for wrong, explanation in diagnoses:
+        if _close(result, wrong):
+            return _verdict(False, explanation)
+    gap = (result - reference).abs().max().item()
+    return _verdict(False, f"Your map differs from the reference by up to {gap:.3g}; compare it with "
+                           "sgt_course.saliency.gradient on the same input.")

@@ -1,0 +1,75 @@
+"""The course's shared experiments: the data and the trained models several notebooks use.
+
+Notebook 2 trains the standard and SGT image models; notebooks 1, 5 and 6 ask for the same models
+and get them from the checkpoint cache, because the cache key is built here, in one place, from the
+run profile and the regime's settings::
+
+    train, test = image_data(profile, device)
+    model, history = image_model(profile, "sgt", train, test, k=0.5, lam=1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from torch import nn
+
+from sgt_course import losses
+from sgt_course.data import ImageSet, load_images
+from sgt_course.models import build_model
+from sgt_course.runtime import Profile
+from sgt_course.training import History, fit, load_or_train
+
+#: Training regimes by name: each makes a loss function (model, x, y) -> scalar from its settings.
+REGIMES: dict[str, Callable[..., losses.LossFn]] = {
+    "standard": lambda: losses.standard_loss,
+}
+
+
+def regime_loss(regime: str, **settings: object) -> losses.LossFn:
+    """The loss function of ``regime`` with ``settings`` (e.g. ``regime_loss("sgt", k=0.5, lam=1.0)``)."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {', '.join(REGIMES)}; got {regime!r}")
+    return REGIMES[regime](**settings)
+
+
+def image_data(profile: Profile, device: object = "cpu", dataset: str | None = None) -> tuple[ImageSet, ImageSet]:
+    """The training and test images of ``profile`` (or of ``dataset``), sized by the profile, on ``device``."""
+    name = dataset or profile.image_dataset
+    train = load_images(name, "train", n=profile.n_train, device=device)
+    test = load_images(name, "test", n=profile.n_test, device=device)
+    return train, test
+
+
+def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet | None = None, *,
+                epochs: int | None = None, seed: int = 0, model: str | None = None, progress: bool = True,
+                **settings: object) -> tuple[nn.Module, History]:
+    """The profile's image model trained on ``train`` under ``regime``, from the cache when it is there.
+
+    Args:
+        profile: sizes the model (``image_model``, ``width``) and the run (``epochs``, ``batch_size``, ``lr``).
+        regime: a name in :data:`REGIMES` (``"standard"``, ``"sgt"``, ...).
+        train, test: the data; ``test`` is reported after each epoch.
+        epochs: overrides the profile's epochs.
+        seed: seeds the initial weights and the shuffling.
+        model: overrides the profile's model name.
+        settings: the regime's own settings (k, λ, the attack, ...), part of the cache key.
+    """
+    import torch
+
+    architecture = model or profile.image_model
+    epochs = epochs or profile.epochs
+    loss_fn = regime_loss(regime, **settings)
+    config = {"data": train.source, "n_train": len(train), "model": architecture, "width": profile.width,
+              "regime": regime, "settings": {k: settings[k] for k in sorted(settings)}, "epochs": epochs,
+              "batch_size": profile.batch_size, "lr": profile.lr, "seed": seed}
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes, width=profile.width)
+
+    def run(network: nn.Module) -> History:
+        return fit(network, train, loss_fn, epochs=epochs, batch_size=profile.batch_size, lr=profile.lr,
+                   val=test, seed=seed, progress=progress, desc=f"{regime} training")
+
+    return load_or_train(f"{train.source}-{architecture}-{regime}", config, build, run, device=train.x.device)
+

@@ -1,0 +1,68 @@
+"""Sanity checks for saliency maps (Adebayo et al., NeurIPS 2018).
+
+A faithful saliency method explains *the model*: when the model's weights are replaced by random
+ones, its map must change. :func:`cascading_randomization` re-initializes the layers one by one from
+the output down and measures how far each map moves from the trained model's map.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from sgt_course.metrics import spearman
+from sgt_course.saliency import attribute, per_pixel
+
+NOISY_METHODS = ("smoothgrad", "random")
+
+
+def parametrized_layers(model: nn.Module) -> list[str]:
+    """Names of the layers that own weights (and can reset them), from the input to the output."""
+    return [name for name, module in model.named_modules()
+            if hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))]
+
+
+def randomize_top_down(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
+    """Yield (layer name, copy of ``model``) with the layers from the output down to that one re-initialized.
+
+    The original model is left untouched; each copy is in eval mode.
+    """
+    randomized = copy.deepcopy(model).eval()
+    modules = dict(randomized.named_modules())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in reversed(parametrized_layers(model)):
+            modules[name].reset_parameters()
+            yield name, copy.deepcopy(randomized)
+
+
+def _comparable(saliency_map: Tensor) -> Tensor:
+    """Images compare per pixel (|.| over channels); other inputs compare |.| per feature."""
+    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
+
+
+def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, method: str, *, seed: int = 0,
+                            **method_kwargs: object) -> list[tuple[str, float]]:
+    """Mean Spearman correlation between the trained model's map and the map after each randomization step.
+
+    Methods that draw noise (SmoothGrad, the random map) get a fresh generator seeded with ``seed``
+    for every map, so the noise is the same for every model.
+
+    Returns:
+        ``[("original", 1.0), (layer, rho), ...]`` from the output layer down to the first layer. A
+        faithful method's rho falls towards 0 as more layers are randomized.
+    """
+    def saliency_of(network: nn.Module) -> Tensor:
+        # Methods that draw noise get the same noise for every model, so only the model differs.
+        noise = {"generator": torch.Generator().manual_seed(seed)} if method in NOISY_METHODS else {}
+        return _comparable(attribute(method, network, x, target, **noise, **method_kwargs))
+
+    reference = saliency_of(model)
+    curve = [("original", 1.0)]
+    for name, randomized in randomize_top_down(model, seed):
+        changed = saliency_of(randomized)
+        curve.append((name, spearman(reference, changed).mean().item()))
+    return curve

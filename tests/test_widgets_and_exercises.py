@@ -1,0 +1,61 @@
+import torch
+from matplotlib.figure import Figure
+
+from sgt_course import saliency
+from sgt_course.exercises import check_gradient
+from sgt_course.models import SmallCNN
+from sgt_course.widgets import render_saliency, saliency_explorer
+
+
+def test_render_saliency_draws_the_image_and_its_map():
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).eval()
+    figure = render_saliency(model, torch.rand(1, 28, 28), 3, "gradient", signed=False, caption="class 3")
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+
+
+def test_explorer_redraws_once_per_change_with_the_chosen_settings(monkeypatch):
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).eval()
+    drawn = []
+
+    def record(output, render):
+        figure = render()
+        drawn.append((output, figure.axes[1].get_title(), figure.axes[0].get_ylabel()))
+
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", record)
+    box = saliency_explorer(model, torch.rand(3, 1, 28, 28), torch.tensor([0, 1, 2]), methods=["gradient", "random"],
+                            class_names=["zero", "one", "two"])
+    sample, method = box.children[0].children
+    sample.value = 2
+    method.value = "random"
+    assert [(title, caption) for _, title, caption in drawn] == [
+        ("Gradient", "class zero"), ("Gradient", "class two"), ("Random", "class two")]
+    assert len({id(output) for output, _, _ in drawn}) == 1, "every redraw goes to the same output area"
+
+
+def test_gradient_checker_accepts_the_reference_and_explains_mistakes(capsys):
+    assert check_gradient(saliency.gradient)
+    assert "Correct" in capsys.readouterr().out
+
+    def stub(model, x, target):
+        raise NotImplementedError
+
+    def signed(model, x, target):
+        return saliency.gradient(model, x, target, abs=False)
+
+    def all_classes(model, x, target):
+        x = x.clone().requires_grad_(True)
+        model(x).sum().backward()
+        return x.grad.abs()
+
+    def training_mode(model, x, target):
+        model.train()
+        return saliency.gradient(model, x, target)
+
+    for student, expected in [(stub, "Not implemented yet"), (signed, "signed gradient"),
+                              (all_classes, "sum of all class outputs"), (training_mode, "train mode"),
+                              (lambda m, x, t: x, "differs from the reference"),
+                              (lambda m, x, t: x[:, 0], "shape of x")]:
+        assert not check_gradient(student)
+        assert expected in capsys.readouterr().out
