@@ -81,3 +81,53 @@ def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bo
     gap = (result - reference).abs().max().item()
     return _verdict(False, f"Your map differs from the reference by up to {gap:.3g}; compare it with "
                            "sgt_course.saliency.gradient on the same input.")
+
+
+def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor, Tensor]]) -> bool:
+    """Check a student's M_k: ``student(x, saliency, k) -> (x_masked, mask)`` with the uniform fill.
+
+    Checks the count round(k · features), that the lowest-saliency features are the ones chosen, that
+    a (N, 1, H, W) map masks all channels of a pixel, that fills lie in each sample's [min, max]
+    and that unmasked values are untouched.
+    """
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 8, 8) * torch.linspace(0.2, 1.0, 6).view(6, 1, 1, 1)
+    scores = torch.rand(6, 1, 8, 8)
+    k = 0.3
+    try:
+        result = student(x.clone(), scores.clone(), k)
+    except NotImplementedError:
+        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return _verdict(False, "Return a pair (x_masked, mask).")
+    masked, mask = result
+    if masked.shape != x.shape or mask.shape != x.shape:
+        return _verdict(False, f"x_masked and mask must both have x's shape {tuple(x.shape)}; "
+                               f"got {tuple(masked.shape)} and {tuple(mask.shape)}.")
+    mask = mask.bool()
+    expected = round(k * 64)
+    per_pixel_mask = mask.any(1)
+    if not torch.equal(mask, per_pixel_mask[:, None].expand_as(mask)):
+        return _verdict(False, "A pixel's channels must be masked together: the map has shape (N, 1, H, W).")
+    counts = per_pixel_mask.flatten(1).sum(1)
+    if not (counts == expected).all():
+        return _verdict(False, f"Mask round(k · n_features) = {expected} pixels per image; you masked {counts.tolist()}.")
+    lowest = scores.flatten(1).argsort(1)[:, :expected]
+    chosen = per_pixel_mask.flatten(1).gather(1, lowest)
+    if not chosen.all():
+        highest = scores.flatten(1).argsort(1, descending=True)[:, :expected]
+        if per_pixel_mask.flatten(1).gather(1, highest).all():
+            return _verdict(False, "You masked the *most* salient pixels; M_k masks the k lowest.")
+        return _verdict(False, "Some masked pixels are not among the lowest-saliency ones; sort the scores per image.")
+    if not torch.equal(masked[~mask], x[~mask]):
+        return _verdict(False, "Values outside the mask changed; only masked features are replaced.")
+    low = x.flatten(1).amin(1).view(6, 1, 1, 1).expand_as(x)[mask]
+    high = x.flatten(1).amax(1).view(6, 1, 1, 1).expand_as(x)[mask]
+    values = masked[mask]
+    if ((values < low - 1e-6) | (values > high + 1e-6)).any():
+        return _verdict(False, "Fill values must lie between each *sample's* min and max (not the batch's, not [0, 1]).")
+    if torch.equal(values, x[mask]) or values.unique().numel() < values.numel() // 2:
+        return _verdict(False, "Draw a fresh uniform value for every masked feature.")
+    return _verdict(True, f"Correct: {expected} lowest-saliency pixels per image, uniform fills inside each image's range.")

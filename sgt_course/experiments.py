@@ -11,6 +11,7 @@ run profile and the regime's settings::
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from torch import nn
 
 from sgt_course import losses
@@ -22,6 +23,7 @@ from sgt_course.training import History, fit, load_or_train
 #: Training regimes by name: each makes a loss function (model, x, y) -> scalar from its settings.
 REGIMES: dict[str, Callable[..., losses.LossFn]] = {
     "standard": lambda: losses.standard_loss,
+    "sgt": lambda **settings: partial(losses.sgt_loss, **settings),
 }
 
 

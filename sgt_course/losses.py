@@ -1,13 +1,21 @@
 """Training objectives. Each is a function of (model, x, y) that returns a scalar loss, so one
 training loop (:func:`sgt_course.training.fit`) serves every regime of the course.
+
+- :func:`standard_loss`: L = CE(f(X), y)
+- :func:`sgt_loss`: Algorithm 1 of Ismail et al. (2021), L = CE(f(X), y) + λ·KL(softmax f(X) ‖ softmax f(X̃))
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Protocol
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from sgt_course.masking import check_fraction, mask_bottom_k
+from sgt_course.saliency import attribute, per_pixel
 
 
 class LossFn(Protocol):
@@ -19,3 +27,66 @@ class LossFn(Protocol):
 def standard_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """L = CE(f(X), y): ordinary cross-entropy training."""
     return F.cross_entropy(model(x), y)
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Put ``model`` in eval mode for the block, then restore the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def kl_clean_masked(clean_logits: Tensor, masked_logits: Tensor) -> Tensor:
+    """KL(softmax f(X) ‖ softmax f(X̃)), averaged over the batch; gradients flow into both arguments."""
+    return F.kl_div(F.log_softmax(masked_logits, 1), F.log_softmax(clean_logits, 1), reduction="batchmean",
+                    log_target=True)
+
+
+def _feature_scores(saliency_map: Tensor) -> Tensor:
+    """Images are masked per pixel (max |s| over channels); other inputs per feature."""
+    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
+
+
+def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
+             saliency: str = "gradient", fill: str = "uniform", reuse_forward: bool = False,
+             generator: torch.Generator | None = None) -> Tensor:
+    """Saliency-guided training, Algorithm 1 of Ismail, Corrada Bravo & Feizi (NeurIPS 2021), one minibatch:
+
+    1. I = sort(S(X)): saliency of the true class y, taken **in eval mode** as the authors' code does;
+    2. X̃ = M_k(I, X): the k lowest-saliency features replaced (:func:`~sgt_course.masking.mask_bottom_k`);
+    3. L = CE(f(X), y) + λ · KL(softmax f(X) ‖ softmax f(X̃)), the clean output not detached.
+
+    Args:
+        model: the network being trained (in train mode; its mode is restored after step 1).
+        x, y: the minibatch, x (N, ...) in [0, 1], y (N,).
+        k: fraction of features to mask, in [0, 1); the paper uses 0.5 for MNIST.
+        lam: λ >= 0, weight of the KL term; the paper uses 1.
+        saliency: the method of step 1 (a name in :data:`sgt_course.saliency.METHODS`).
+        fill: how masked features are replaced (``"uniform"``, ``"mean"``, ``"zero"``).
+        reuse_forward: take the gradient from the training forward pass itself (train mode, so with
+            dropout active) and reuse that pass's logits for the CE term: one forward pass fewer
+            per step. Only for ``saliency="gradient"``.
+        generator: source of the uniform fill.
+    """
+    check_fraction("k", k)
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0; got {lam!r}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    if reuse_forward:
+        if saliency != "gradient":
+            raise ValueError(f"reuse_forward only works with saliency='gradient'; got {saliency!r}")
+        inputs = x.detach().clone().requires_grad_(True)
+        logits = model(inputs)
+        (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, retain_graph=True)
+        scores = _feature_scores(grad)
+    else:
+        with eval_mode(model):
+            scores = _feature_scores(attribute(saliency, model, x, y))
+        logits = model(x)
+    masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
+    return F.cross_entropy(logits, y) + lam * kl_clean_masked(logits, model(masked))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
@@ -10,6 +11,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from sgt_course.training import History
+
+if TYPE_CHECKING:
+    from sgt_course.metrics import RemovalCurve
 
 
 def _as_image(x: Tensor) -> Tensor:
@@ -141,5 +145,38 @@ def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_removal_curves(curves: Mapping[str, "RemovalCurve"], *, ax: plt.Axes | None = None,
+                        title: str | None = None) -> Figure:
+    """Accuracy (%) against the fraction of most-salient features removed, one line per named curve.
+
+    Lines whose name contains "random" are dashed: they are the baseline the others should fall below.
+    """
+    figure = ax.figure if ax is not None else plt.figure(figsize=(4.6, 3.4))
+    ax = ax or figure.add_subplot()
+    for name, curve in curves.items():
+        style = "--" if "random" in name.lower() else "-"
+        ax.plot([100 * f for f in curve.fractions], [100 * a for a in curve.accuracy], style, marker="o",
+                markersize=3, label=name)
+    ax.set(xlabel="most salient features removed (%)", ylabel="accuracy (%)", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if isinstance(figure, Figure):  # a subfigure is laid out by its parent
+        figure.tight_layout()
+    return figure
+
+
+def removal_panels(panels: Mapping[str, Mapping[str, "RemovalCurve"]], *, title: str | None = None) -> Figure:
+    """One removal-curve panel per saliency method (Fig. 3 of the SGT paper)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), squeeze=False, sharey=True)
+    for ax, (name, curves) in zip(axes[0], panels.items()):
+        plot_removal_curves(curves, ax=ax, title=name)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from sgt_course.metrics import mask_precision, spearman, top_k_mask
+from sgt_course.masking import top_k_mask
+from sgt_course.metrics import mask_precision, spearman
 
 
 def test_top_k_mask_picks_the_highest_scores_per_sample():
@@ -49,3 +50,28 @@ def test_spearman_gives_ties_their_average_rank():
     # ranks: a -> [0.5, 0.5, 2, 3], b -> [0.5, 0.5, 3, 2]; centred: [-1, -1, 0.5, 1.5] and [-1, -1, 1.5, 0.5]
     expected = (1 + 1 + 0.75 + 0.75) / (1 + 1 + 0.25 + 2.25)
     assert torch.allclose(spearman(a, b), torch.tensor([expected]))
+
+
+def test_removal_curve_removes_the_decisive_feature_first():
+    from torch import nn
+
+    from sgt_course.metrics import removal_curve
+
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[5.0, 0.1, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0]]))
+        model.bias.copy_(torch.tensor([0.0, 1.0]))
+    x = torch.ones(64, 4)
+    y = torch.zeros(64, dtype=torch.long)
+    curve = removal_curve(model, x, y, "gradient", fractions=(0.0, 0.25, 0.5), fill="zero")
+    assert curve.accuracy == (1.0, 0.0, 0.0) and curve.at(0.25) == 0.0
+    assert curve.area() == pytest.approx(1 / 3)
+    random = removal_curve(model, x, y, "random", fractions=(0.0, 0.25), fill="zero",
+                           generator=torch.Generator().manual_seed(0))
+    assert 0.5 < random.at(0.25) < 0.95, "a random ranking removes the decisive feature a quarter of the time"
+    with pytest.raises(ValueError, match="fraction must be one of"):
+        curve.at(0.3)
+    with pytest.raises(ValueError, match=r"fractions must be a fraction of the features in \[0, 1\)"):
+        removal_curve(model, x, y, "gradient", fractions=(0.0, 1.0))
+    with pytest.raises(ValueError, match="same batch size"):
+        removal_curve(model, x, y[:3], "gradient")

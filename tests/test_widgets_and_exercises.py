@@ -59,3 +59,45 @@ def test_gradient_checker_accepts_the_reference_and_explains_mistakes(capsys):
                               (lambda m, x, t: x[:, 0], "shape of x")]:
         assert not check_gradient(student)
         assert expected in capsys.readouterr().out
+
+
+def test_mask_checker_accepts_the_library_and_explains_mistakes(capsys):
+    from sgt_course.exercises import check_mask_bottom_k
+    from sgt_course.masking import mask_bottom_k
+
+    assert check_mask_bottom_k(lambda x, s, k: mask_bottom_k(x, s, k))
+    assert "Correct" in capsys.readouterr().out
+
+    def top_instead(x, s, k):
+        return mask_bottom_k(x, -s, k)
+
+    def batch_range(x, s, k):
+        masked, mask = mask_bottom_k(x, s, k, fill="zero")
+        return torch.where(mask, torch.rand_like(x) * 2.0, x), mask
+
+    def per_channel(x, s, k):
+        return mask_bottom_k(x, torch.rand_like(x), k)
+
+    def too_many(x, s, k):
+        return mask_bottom_k(x, s, min(0.9, k + 0.2))
+
+    for student, expected in [(top_instead, "most"), (batch_range, "min and max"), (per_channel, "channels"),
+                              (too_many, "round(k"), (lambda x, s, k: x, "pair")]:
+        assert not check_mask_bottom_k(student)
+        assert expected in capsys.readouterr().out
+
+
+def test_sgt_comparison_figure_and_explorer(monkeypatch):
+    from sgt_course.widgets import render_sgt_comparison, sgt_explorer
+
+    torch.manual_seed(0)
+    standard, other = SmallCNN(width=4).eval(), SmallCNN(width=4).eval()
+    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    figure = render_sgt_comparison(standard, other, x, y, fractions=(0.0, 0.5))
+    assert isinstance(figure, Figure)
+    asked = []
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: render())
+    box = sgt_explorer(lambda k, lam: asked.append((k, lam)) or other, standard, x, y)
+    k_slider, lam_slider = box.children[0].children
+    lam_slider.value = 2.0
+    assert asked == [(0.5, 1.0), (0.5, 2.0)] and "ready" in box.children[1].value

@@ -128,7 +128,8 @@ def load_cifar10(split: str = "train", n: int | None = None, *, root: str | Path
 
 
 def _say_fallback(name: str, error: BaseException, instead: str) -> None:
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(error).__name__  # torchvision puts the network error last
     print(f"{name} is not available ({reason[:120]}); using {instead} instead.")
 
 

@@ -1,0 +1,63 @@
+"""What one SGT step costs: standard step, SGT step (faithful and reused-forward), and the masking alone.
+
+    python benchmarks/step_cost.py [--batch 128] [--repeats 20] [--device cpu]
+
+One process, one model (the authors' MNIST CNN), one batch of random images in [0, 1]; the kinds of
+step are timed interleaved and each figure is the median of ``--repeats`` steps. Prints
+milliseconds per step, the ratios the course quotes and the targets they are held to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+from functools import partial
+
+import torch
+
+from sgt_course.losses import sgt_loss, standard_loss
+from sgt_course.masking import mask_bottom_k
+from sgt_course.models import MnistCNN
+from sgt_course.runtime import get_device
+from sgt_course.saliency import gradient, per_pixel
+from sgt_course.timing import compare, training_step
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    args = parser.parse_args(argv)
+    device = get_device(args.device)
+    torch.manual_seed(0)
+    model = MnistCNN().to(device)
+    x = torch.rand(args.batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (args.batch,), device=device)
+    scores = per_pixel(gradient(model.eval(), x, y))
+    timed = compare({
+        "standard step": training_step(copy.deepcopy(model), standard_loss, x, y),
+        "SGT step (faithful)": training_step(copy.deepcopy(model), sgt_loss, x, y),
+        "SGT step (reused forward)": training_step(copy.deepcopy(model), partial(sgt_loss, reuse_forward=True), x, y),
+        "masking M_k alone": lambda: mask_bottom_k(x, scores, 0.5),
+    }, repeats=args.repeats, warmup=3, device=device)
+    print(f"MNIST CNN, batch {args.batch}, device {device} ({platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads), torch {torch.__version__}, median of {args.repeats}")
+    for name, seconds in timed.items():
+        print(f"  {name:<28} {1000 * seconds:8.2f} ms")
+    ratios = {
+        "SGT faithful / standard": timed["SGT step (faithful)"] / timed["standard step"],
+        "SGT reused forward / standard": timed["SGT step (reused forward)"] / timed["standard step"],
+        "masking / SGT faithful step": timed["masking M_k alone"] / timed["SGT step (faithful)"],
+    }
+    targets = {"SGT faithful / standard": 2.4, "SGT reused forward / standard": 2.1,
+               "masking / SGT faithful step": 0.05}
+    for name, ratio in ratios.items():
+        verdict = "within" if ratio <= targets[name] else "ABOVE"
+        print(f"  {name:<32} {ratio:6.3f}   ({verdict} the target {targets[name]})")
+    return ratios
+
+
+if __name__ == "__main__":
+    main()

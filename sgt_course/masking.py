@@ -1,0 +1,92 @@
+"""M_k: mask the k lowest-saliency features of each sample (line 2 of Algorithm 1, SGT).
+
+    X̃ = M_k(sort(S(X)), X)
+
+For images and time series, each masked feature is replaced by a value drawn uniformly between
+that sample's minimum and maximum (the authors' choice); the mean and zero fills are there to
+compare. Text masking (replace by the previous salient token) lives with the text models.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+FILLS = ("uniform", "mean", "zero")
+
+
+def top_k_mask(scores: Tensor, k: Tensor | int) -> Tensor:
+    """Boolean mask of each sample's ``k`` highest scores; ``scores`` (N, ...), ``k`` int or (N,)."""
+    flat = scores.flatten(1)
+    n, features = flat.shape
+    k = torch.as_tensor(k, device=flat.device).expand(n)
+    order = flat.argsort(1, descending=True)
+    chosen = torch.arange(features, device=flat.device).expand(n, features) < k[:, None]
+    return torch.zeros_like(chosen).scatter(1, order, chosen).view(scores.shape)
+
+
+def check_fraction(name: str, value: float) -> None:
+    """Raise unless ``value`` is a fraction of the features in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a fraction of the features in [0, 1); got {value!r}")
+
+
+def _features_of(x: Tensor, saliency: Tensor) -> Tensor:
+    """``saliency`` checked against ``x``: same batch, each dimension equal to x's or 1 (shared)."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")
+    if not isinstance(saliency, Tensor):
+        raise TypeError(f"saliency must be a tensor; got {type(saliency).__name__}")
+    compatible = saliency.ndim == x.ndim and saliency.shape[0] == x.shape[0] and all(
+        s in (1, d) for s, d in zip(saliency.shape[1:], x.shape[1:]))
+    if not compatible:
+        raise ValueError(f"saliency must have x's batch size and x's feature shape, with 1 where a score is shared "
+                         f"(e.g. (N, 1, H, W) for images); got {tuple(saliency.shape)} for x of {tuple(x.shape)}")
+    return saliency
+
+
+def fill_values(x: Tensor, fill: str = "uniform", generator: torch.Generator | None = None) -> Tensor:
+    """Replacement values shaped like ``x``: U(min, max) of each sample, each sample's mean, or zeros."""
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
+    if fill == "zero":
+        return torch.zeros_like(x)
+    per_sample = (-1,) + (1,) * (x.ndim - 1)
+    flat = x.detach().flatten(1)
+    if fill == "mean":
+        return flat.mean(1).view(per_sample).expand_as(x)
+    low, high = flat.amin(1).view(per_sample), flat.amax(1).view(per_sample)
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype,
+                       device="cpu" if generator is None else generator.device).to(x.device)
+    return low + (high - low) * noise
+
+
+def mask_bottom_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
+                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Replace, per sample, the ``round(k · n_features)`` features of lowest saliency.
+
+    Args:
+        x: inputs (N, ...), e.g. images (N, C, H, W) or time series (N, T, F).
+        saliency: scores with x's batch and feature shape, or 1 along dimensions whose features share
+            a score: (N, 1, H, W) masks whole pixels across all channels.
+        k: the fraction of features to mask, in [0, 1).
+        fill: ``"uniform"`` (U(min, max) of the sample), ``"mean"`` or ``"zero"``.
+        generator: source of the uniform fill, for repeatable masks.
+    Returns:
+        (X̃, mask): the masked inputs and a bool tensor shaped like ``x``, True where a value was replaced.
+    """
+    check_fraction("k", k)
+    saliency = _features_of(x, saliency)
+    n_masked = round(k * saliency[0].numel())
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
+    mask = top_k_mask(-saliency.detach(), n_masked).expand_as(x)
+    if n_masked == 0:
+        return x, mask
+    return torch.where(mask, fill_values(x, fill, generator), x), mask
+
+
+def mask_top_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
+               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Replace the ``round(k · n_features)`` *most* salient features (for removal curves); see :func:`mask_bottom_k`."""
+    return mask_bottom_k(x, -saliency, k, fill, generator)

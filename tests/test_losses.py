@@ -1,0 +1,108 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from sgt_course.losses import sgt_loss, standard_loss
+from sgt_course.models import SmallCNN
+
+
+def tiny_linear():
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5, 0.1], [0.0, 1.0, -1.0, 3.0], [2.0, 0.2, 0.3, -0.4]]))
+        model.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    return model
+
+
+def log_softmax(z):
+    m = max(z)
+    lse = m + math.log(sum(math.exp(v - m) for v in z))
+    return [v - lse for v in z]
+
+
+def test_sgt_loss_equals_a_hand_computation():
+    model = tiny_linear()
+    x = torch.tensor([[0.5, 0.2, 0.9, 0.4], [0.1, 0.8, 0.3, 0.6]])
+    y = torch.tensor([0, 2])
+    W = model.weight.tolist()
+    b = model.bias.tolist()
+    expected = 0.0
+    for xi, yi in zip(x.tolist(), y.tolist()):
+        # For a linear model ∂f(x)_c/∂x = W[c]: saliency |W[c]|; k = 0.5 masks the 2 lowest, zero fill.
+        scores = [abs(w) for w in W[yi]]
+        lowest = sorted(range(4), key=lambda j: scores[j])[:2]
+        masked = [0.0 if j in lowest else v for j, v in enumerate(xi)]
+        clean = [sum(W[c][j] * xi[j] for j in range(4)) + b[c] for c in range(3)]
+        dirty = [sum(W[c][j] * masked[j] for j in range(4)) + b[c] for c in range(3)]
+        lp, lq = log_softmax(clean), log_softmax(dirty)
+        ce = -lp[yi]
+        kl = sum(math.exp(lp[c]) * (lp[c] - lq[c]) for c in range(3))
+        expected += (ce + 0.7 * kl) / 2
+    loss = sgt_loss(model, x, y, k=0.5, lam=0.7, fill="zero")
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_lambda_zero_is_standard_training_and_clean_output_gets_kl_gradient():
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).train()
+    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    torch.manual_seed(1)
+    a = sgt_loss(model.eval(), x, y, lam=0.0)
+    b = standard_loss(model, x, y)
+    assert torch.allclose(a, b)
+    # The clean output is not detached: the KL term alone has a gradient through f(X).
+    model.eval()
+    clean = model(x)
+    clean.retain_grad()
+    from sgt_course.losses import kl_clean_masked
+
+    kl_clean_masked(clean, model(torch.rand_like(x))).backward()
+    assert clean.grad is not None and clean.grad.abs().sum() > 0
+
+
+def test_saliency_is_taken_in_eval_mode_and_the_mode_is_restored(monkeypatch):
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).train()
+    modes = []
+    from sgt_course import losses
+
+    real = losses.attribute
+
+    def spy(method, net, x, y, **kw):
+        modes.append(net.training)
+        return real(method, net, x, y, **kw)
+
+    monkeypatch.setattr(losses, "attribute", spy)
+    sgt_loss(model, torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    assert modes == [False] and model.training
+
+
+def test_reuse_forward_saves_one_forward_pass():
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).train()
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    sgt_loss(model, x, y).backward()
+    faithful = len(calls)
+    calls.clear()
+    sgt_loss(model, x, y, reuse_forward=True).backward()
+    assert (faithful, len(calls)) == (3, 2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(k=1.0), r"k must be a fraction of the features in \[0, 1\)"),
+    (dict(lam=-1.0), "lam must be >= 0"),
+    (dict(saliency="lime"), "method must be one of"),
+    (dict(reuse_forward=True, saliency="smoothgrad"), "reuse_forward only works with saliency='gradient'"),
+])
+def test_sgt_loss_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sgt_loss(SmallCNN(width=4), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), **kwargs)
+
+
+def test_sgt_loss_rejects_mismatched_batches():
+    with pytest.raises(ValueError, match="same batch size; got 2 and 3"):
+        sgt_loss(SmallCNN(width=4), torch.rand(2, 1, 28, 28), torch.tensor([0, 1, 2]))
