@@ -126,11 +126,14 @@ for steps in (8, 32, 128):
 from sgt_course.data import make_planted_patches
 from sgt_course.plots import show_images
 
+# The pattern can be anywhere, so we use the small CNN with pooling (it learns "a ring somewhere" in
+# seconds), with the same recipe in every profile; only the number of images grows with the profile.
+planted_recipe = profile.scaled(image_model="small_cnn", width=16, epochs=4, batch_size=32, lr=3e-3)
 planted_train = make_planted_patches(profile.n_planted, seed=0, device=device)
 planted_test = make_planted_patches(500, seed=1, device=device)
-planted_model, _ = image_model(profile, "standard", planted_train, planted_test)
+planted_model, _ = image_model(planted_recipe, "standard", planted_train, planted_test)
 planted_accuracy = evaluate(planted_model, planted_test)
-print(f"{profile.image_model} on planted patterns: test accuracy {planted_accuracy:.1%}")
+print(f"small CNN on planted patterns: test accuracy {planted_accuracy:.1%}")
 show_images(planted_test.x[:8], [planted_test.class_names[int(c)] for c in planted_test.y[:8]], title="planted patterns");
 
 # %%

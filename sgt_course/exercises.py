@@ -131,3 +131,42 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
     if torch.equal(values, x[mask]) or values.unique().numel() < values.numel() // 2:
         return _verdict(False, "Draw a fresh uniform value for every masked feature.")
     return _verdict(True, f"Correct: {expected} lowest-saliency pixels per image, uniform fills inside each image's range.")
+
+
+def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) -> bool:
+    """Check a student's FGSM: ``student(model, x, y, eps) -> x_adv`` = clip₀¹(x + ε · sign(∇ₓ CE(f(x), y)))."""
+    from sgt_course.attacks import fgsm, loss_gradient
+
+    model, x, target = _case()
+    x = x.clamp(0.05, 0.95)
+    x[:, :, 0, 0], x[:, :, -1, -1] = 0.0, 1.0  # pixels on the edges of [0, 1]: clipping matters
+    eps = 0.1
+    try:
+        result = student(model, x.clone(), target, eps)
+    except NotImplementedError:
+        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    if not isinstance(result, Tensor) or result.shape != x.shape:
+        return _verdict(False, f"Return adversarial images shaped like x, {tuple(x.shape)}.")
+    if model.training:
+        return _verdict(False, "Your function left the model in train mode; leave its mode as you found it.")
+    result = result.detach()
+    reference = fgsm(model, x, target, eps)
+    if _close(result, reference):
+        return _verdict(True, "Correct: x + ε·sign(∇ₓ CE), clipped to [0, 1].")
+    grad = loss_gradient(model, x, target)
+    diagnoses = [
+        (x + eps * grad.sign(), "Clip the result to [0, 1]: images must stay valid (torch.clamp(..., 0, 1))."),
+        ((x - eps * grad.sign()).clamp(0, 1), "You stepped *down* the loss; an attack goes up: x + ε·sign(∇)."),
+        ((x + eps * grad).clamp(0, 1), "Use the sign of the gradient, not the gradient itself: ε·grad.sign()."),
+        ((x + eps * _gradient_of(model, x, lambda z: z.gather(1, target[:, None]).sum()).sign()).clamp(0, 1),
+         "You followed the true class's logit upwards; FGSM ascends the cross-entropy loss."),
+    ]
+    for wrong, explanation in diagnoses:
+        if _close(result, wrong):
+            return _verdict(False, explanation)
+    if (result - x).abs().max() > eps + 1e-6:
+        return _verdict(False, f"Some pixels moved by more than ε = {eps}.")
+    gap = (result - reference).abs().max().item()
+    return _verdict(False, f"Your images differ from the reference by up to {gap:.3g}.")

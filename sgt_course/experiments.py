@@ -15,6 +15,7 @@ from functools import partial
 from torch import nn
 
 from sgt_course import losses
+from sgt_course.attacks import make_attack
 from sgt_course.data import ImageSet, load_images
 from sgt_course.models import build_model
 from sgt_course.runtime import Profile
@@ -24,6 +25,8 @@ from sgt_course.training import History, fit, load_or_train
 REGIMES: dict[str, Callable[..., losses.LossFn]] = {
     "standard": lambda: losses.standard_loss,
     "sgt": lambda **settings: partial(losses.sgt_loss, **settings),
+    "adversarial": lambda attack="pgd", eps=0.3, **options: partial(
+        losses.adversarial_loss, attack=make_attack(attack, eps, **options)),
 }
 
 

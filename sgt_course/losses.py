@@ -3,18 +3,20 @@ training loop (:func:`sgt_course.training.fit`) serves every regime of the cours
 
 - :func:`standard_loss`: L = CE(f(X), y)
 - :func:`sgt_loss`: Algorithm 1 of Ismail et al. (2021), L = CE(f(X), y) + λ·KL(softmax f(X) ‖ softmax f(X̃))
+- :func:`adversarial_loss`: PGD adversarial training (Madry et al. 2018), L = CE(f(X'), y)
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sgt_course.attacks import Attack, make_attack
 from sgt_course.masking import check_fraction, mask_bottom_k
+from sgt_course.models import eval_mode
 from sgt_course.saliency import attribute, per_pixel
 
 
@@ -27,17 +29,6 @@ class LossFn(Protocol):
 def standard_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """L = CE(f(X), y): ordinary cross-entropy training."""
     return F.cross_entropy(model(x), y)
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Put ``model`` in eval mode for the block, then restore the mode it had."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def kl_clean_masked(clean_logits: Tensor, masked_logits: Tensor) -> Tensor:
@@ -90,3 +81,14 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         logits = model(x)
     masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
     return F.cross_entropy(logits, y) + lam * kl_clean_masked(logits, model(masked))
+
+
+def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | None = None) -> Tensor:
+    """PGD adversarial training (Madry et al. 2018): L = CE(f(X'), y), X' = attack(model, X, y).
+
+    Args:
+        attack: a function (model, x, y) -> x' (see :func:`sgt_course.attacks.make_attack`); default
+            PGD with ε = 0.3, 10 steps, the MNIST setting.
+    """
+    attack = attack or make_attack("pgd", 0.3, steps=10)
+    return F.cross_entropy(model(attack(model, x, y)), y)

@@ -3,6 +3,7 @@
 - :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
 - :func:`spearman`: how similar two maps are (rank correlation), for sanity checks.
 - :func:`removal_curve`: accuracy as the most salient features are removed (no retraining).
+- :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε.
 """
 
 from __future__ import annotations
@@ -111,3 +112,45 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
         removed, _ = mask_top_k(x, scores, fraction, fill=fill, generator=generator)
         accuracy.append((predict(model, removed, batch_size).argmax(1) == y).float().mean().item())
     return RemovalCurve(tuple(fractions), tuple(accuracy), method)
+
+
+@dataclass
+class RobustnessCurve:
+    """Accuracy under an attack for each radius ε in ``eps``."""
+
+    eps: tuple[float, ...]
+    accuracy: tuple[float, ...]
+    attack: str
+
+    def at(self, eps: float) -> float:
+        """Accuracy at radius ``eps`` (must be one of ``eps``)."""
+        matches = [i for i, e in enumerate(self.eps) if abs(e - eps) < 1e-9]
+        if not matches:
+            raise ValueError(f"eps must be one of {self.eps}; got {eps!r}")
+        return self.accuracy[matches[0]]
+
+
+def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_values: tuple[float, ...], *,
+                    batch_size: int = 500, **attack_options: object) -> RobustnessCurve:
+    """Accuracy of ``model`` on ``attack``-perturbed inputs for each ε in ``eps_values`` (Fig. 7-10).
+
+    Args:
+        attack: ``"fgsm"``, ``"pgd"`` or ``"mifgsm"``.
+        eps_values: the radii; 0 gives the clean accuracy.
+        batch_size: samples attacked at once (bounds memory).
+        attack_options: passed to the attack (``steps``, ``alpha``, ``generator``, ...).
+    """
+    from sgt_course.attacks import get_attack
+
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    run = get_attack(attack)
+    accuracy = []
+    for eps in eps_values:
+        correct = 0
+        for i in range(0, x.shape[0], batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            adversarial = run(model, xb, yb, eps=eps, **attack_options)
+            correct += (predict(model, adversarial).argmax(1) == yb).sum().item()
+        accuracy.append(correct / x.shape[0])
+    return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)

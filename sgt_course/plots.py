@@ -13,7 +13,7 @@ from torch import Tensor
 from sgt_course.training import History
 
 if TYPE_CHECKING:
-    from sgt_course.metrics import RemovalCurve
+    from sgt_course.metrics import RemovalCurve, RobustnessCurve
 
 
 def _as_image(x: Tensor) -> Tensor:
@@ -149,33 +149,48 @@ def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *
     return fig
 
 
-def plot_removal_curves(curves: Mapping[str, "RemovalCurve"], *, ax: plt.Axes | None = None,
-                        title: str | None = None) -> Figure:
-    """Accuracy (%) against the fraction of most-salient features removed, one line per named curve.
-
-    Lines whose name contains "random" are dashed: they are the baseline the others should fall below.
-    """
-    figure = ax.figure if ax is not None else plt.figure(figsize=(4.6, 3.4))
-    ax = ax or figure.add_subplot()
-    for name, curve in curves.items():
+def _plot_curves(ax: plt.Axes, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str,
+                 title: str | None) -> None:
+    """Accuracy (%) lines on ``ax``; lines named "... random ..." are dashed baselines."""
+    for name, (xs, accuracy) in curves.items():
         style = "--" if "random" in name.lower() else "-"
-        ax.plot([100 * f for f in curve.fractions], [100 * a for a in curve.accuracy], style, marker="o",
-                markersize=3, label=name)
-    ax.set(xlabel="most salient features removed (%)", ylabel="accuracy (%)", ylim=(0, 100))
+        ax.plot(list(xs), [100 * a for a in accuracy], style, marker="o", markersize=3, label=name)
+    ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
+
+
+def plot_removal_curves(curves: Mapping[str, RemovalCurve], *, ax: plt.Axes | None = None,
+                        title: str | None = None) -> Figure:
+    """Accuracy (%) against the fraction of most-salient features removed, one line per named curve."""
+    figure = ax.figure if ax is not None else plt.figure(figsize=(4.6, 3.4))
+    _plot_curves(ax or figure.add_subplot(),
+                 {name: ([100 * f for f in c.fractions], c.accuracy) for name, c in curves.items()},
+                 xlabel="most salient features removed (%)", title=title)
     if isinstance(figure, Figure):  # a subfigure is laid out by its parent
         figure.tight_layout()
     return figure
 
 
-def removal_panels(panels: Mapping[str, Mapping[str, "RemovalCurve"]], *, title: str | None = None) -> Figure:
+def removal_panels(panels: Mapping[str, Mapping[str, RemovalCurve]], *, title: str | None = None) -> Figure:
     """One removal-curve panel per saliency method (Fig. 3 of the SGT paper)."""
+    return _panels({name: {k: ([100 * f for f in c.fractions], c.accuracy) for k, c in curves.items()}
+                    for name, curves in panels.items()}, xlabel="most salient features removed (%)", title=title)
+
+
+def robustness_panels(panels: Mapping[str, Mapping[str, RobustnessCurve]], *, title: str | None = None) -> Figure:
+    """One robust-accuracy-against-ε panel per attack (Fig. 7-10 of the ASGT paper)."""
+    return _panels({name: {k: (c.eps, c.accuracy) for k, c in curves.items()} for name, curves in panels.items()},
+                   xlabel="ε (L∞, pixel units)", title=title)
+
+
+def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], *, xlabel: str,
+            title: str | None) -> Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), squeeze=False, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items()):
-        plot_removal_curves(curves, ax=ax, title=name)
+        _plot_curves(ax, curves, xlabel=xlabel, title=name)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

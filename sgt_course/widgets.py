@@ -107,3 +107,60 @@ def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module
         control.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HBox([k_slider, lam_slider]), status, output])
+
+
+def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, eps: float,
+                  class_names: Sequence[str] = ()) -> Figure:
+    """For each model: the clean image, the perturbation (amplified), the adversarial image with the
+    model's predictions, and the gradient map of the adversarial image."""
+    from sgt_course.attacks import LABELS as ATTACK_LABELS
+    from sgt_course.attacks import get_attack
+
+    def name_of(c: int) -> str:
+        return class_names[c] if class_names else str(c)
+
+    figure, axes = plt.subplots(len(models), 4, figsize=(8.4, 2.3 * len(models)), squeeze=False)
+    label = torch.tensor([y], device=x.device)
+    for row, (name, model) in enumerate(models.items()):
+        adversarial = get_attack(attack)(model, x[None], label, eps=eps)
+        with torch.no_grad():
+            clean_pred, adv_pred = model(torch.cat([x[None], adversarial])).argmax(1).tolist()
+        delta = (adversarial - x[None])[0]
+        panels = [
+            (x, f"{name}: clean → {name_of(clean_pred)}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
+            (delta, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -max(eps, 1e-6), "vmax": max(eps, 1e-6)}),
+            (adversarial[0], f"{ATTACK_LABELS[attack]} → {name_of(adv_pred)}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
+            (attribute("gradient", model, adversarial, label)[0], "gradient map of the attacked image", {"cmap": "inferno"}),
+        ]
+        for ax, (image, title, options) in zip(axes[row], panels):
+            shown = image.detach().cpu()
+            ax.imshow(shown.permute(1, 2, 0).clamp(0, 1) if shown.shape[0] == 3 and options.get("cmap") == "gray"
+                      else shown.mean(0), **options)
+            color = "red" if title.startswith(ATTACK_LABELS[attack]) and adv_pred != y else "black"
+            ax.set_title(title, fontsize=8, color=color)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_max: float = 0.3,
+                    class_names: Sequence[str] = ()) -> widgets.VBox:
+    """An ε slider, an attack picker and a sample slider; the attacked images redraw in place."""
+    from sgt_course.attacks import ATTACKS
+    from sgt_course.attacks import LABELS as ATTACK_LABELS
+
+    eps = widgets.FloatSlider(eps_max / 2, min=0.0, max=eps_max, step=eps_max / 30, description="ε",
+                              readout_format=".3f", continuous_update=False)
+    attack = widgets.Dropdown(options=[(ATTACK_LABELS[a], a) for a in ATTACKS], value="pgd", description="attack")
+    sample = widgets.IntSlider(0, 0, x.shape[0] - 1, description="sample", continuous_update=False)
+    output = widgets.Output()
+
+    def update(_: object = None) -> None:
+        i = sample.value
+        redraw_in(output, lambda: render_attack(models, x[i], int(y[i]), attack.value, eps.value, class_names))
+
+    for control in (eps, attack, sample):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([eps, attack, sample]), output])

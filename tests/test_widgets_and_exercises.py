@@ -101,3 +101,38 @@ def test_sgt_comparison_figure_and_explorer(monkeypatch):
     k_slider, lam_slider = box.children[0].children
     lam_slider.value = 2.0
     assert asked == [(0.5, 1.0), (0.5, 2.0)] and "ready" in box.children[1].value
+
+
+def test_fgsm_checker_accepts_the_library_and_explains_mistakes(capsys):
+    from sgt_course.attacks import fgsm, loss_gradient
+    from sgt_course.exercises import check_fgsm
+
+    assert check_fgsm(fgsm)
+    assert "Correct" in capsys.readouterr().out
+    mistakes = [
+        (lambda m, x, y, e: x + e * loss_gradient(m.eval(), x, y).sign(), "Clip"),
+        (lambda m, x, y, e: (x - e * loss_gradient(m.eval(), x, y).sign()).clamp(0, 1), "down"),
+        (lambda m, x, y, e: (x + e * loss_gradient(m.eval(), x, y)).clamp(0, 1), "sign of the gradient"),
+        (lambda m, x, y, e: fgsm(m.train(), x, y, e), "train mode"),
+    ]
+    for student, expected in mistakes:
+        assert not check_fgsm(student)
+        assert expected in capsys.readouterr().out
+
+
+def test_attack_figure_and_explorer(monkeypatch):
+    from sgt_course.widgets import attack_explorer, render_attack
+
+    torch.manual_seed(0)
+    models = {"a": SmallCNN(width=4).eval(), "b": SmallCNN(width=4).eval()}
+    x, y = torch.rand(3, 1, 28, 28), torch.tensor([1, 2, 3])
+    figure = render_attack(models, x[0], 1, "fgsm", 0.1)
+    assert len(figure.axes) == 8
+    drawn = []
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: drawn.append(render()))
+    box = attack_explorer(models, x, y, eps_max=0.3)
+    eps, attack, sample = box.children[0].children
+    eps.value = 0.2
+    attack.value = "mifgsm"
+    assert len(drawn) == 3 and "ε=0.200" in drawn[-1].axes[1].get_title()
+    assert drawn[-1].axes[2].get_title().startswith("MI-FGSM")

@@ -1,0 +1,178 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+# Colab set-up: installs the course package when this notebook runs on Google Colab; a no-op elsewhere.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sgt-course[course] @ git+https://github.com/sgt-course/sgt-course"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+
+# %% [markdown]
+# # 5 · Adversarial attacks: how robust is an SGT model?
+#
+# An **adversarial example** is an input changed so little that a person sees no difference, yet the
+# model changes its answer. Saliency-guided training makes a model rely on fewer, more meaningful
+# features. Does that also make it harder to fool? Guesmi et al. (2024) — and Karkehabadi et al. —
+# found that it does not, by itself. Here you attack the two models of notebook 2 and measure it.
+#
+# **Learning goals**
+# 1. Write the FGSM, PGD and MI-FGSM update rules and find them in `sgt_course.attacks`.
+# 2. Measure robust accuracy against the attack radius ε, for a standard and an SGT model.
+# 3. See what an attack does to a saliency map.
+
+# %%
+import torch
+
+from sgt_course import runtime
+from sgt_course.experiments import image_data, image_model
+from sgt_course.training import evaluate
+
+profile = runtime.get_profile()
+device = runtime.get_device()
+runtime.seed_everything(0)
+print(runtime.describe(profile, device))
+train, test = image_data(profile, device)
+standard, _ = image_model(profile, "standard", train, test)   # both from notebook 2's cache
+sgt, _ = image_model(profile, "sgt", train, test, k=0.5, lam=1.0)
+models = {"standard": standard, "SGT": sgt}
+for name, model in models.items():
+    print(f"{name:>8}: clean test accuracy {evaluate(model, test):.1%}")
+
+# %% [markdown]
+# ## 1 · Three attacks
+#
+# All three are **L∞** attacks: each pixel may move by at most ε, and images stay in [0, 1].
+# They climb the loss $\mathcal L = \mathrm{CE}(f(x'), y)$; $\Pi$ projects back into the ε-ball
+# around $x$ and into [0, 1].
+#
+# | attack | update | library |
+# |---|---|---|
+# | FGSM (Goodfellow et al. 2015) | $x' = \Pi\big(x + \varepsilon\,\operatorname{sign}\nabla_x \mathcal L(x)\big)$ | `attacks.fgsm(model, x, y, eps)` |
+# | PGD (Madry et al. 2018) | $x'_0 = x + \mathcal U(-\varepsilon, \varepsilon)$, $\;x'_{t+1} = \Pi\big(x'_t + \alpha\,\operatorname{sign}\nabla_x \mathcal L(x'_t)\big)$ | `attacks.pgd(model, x, y, eps, alpha, steps)` |
+# | MI-FGSM (Dong et al. 2018) | $g_{t+1} = \mu\,g_t + \dfrac{\nabla_x \mathcal L(x'_t)}{\lVert\nabla_x \mathcal L(x'_t)\rVert_1}$, $\;x'_{t+1} = \Pi\big(x'_t + \alpha\,\operatorname{sign} g_{t+1}\big)$ | `attacks.mifgsm(model, x, y, eps, alpha, steps, decay)` |
+#
+# FGSM takes one big step; PGD many small ones from a random start (the strongest of the three
+# here); MI-FGSM accumulates a momentum, which makes its examples transfer better between models.
+
+# %%
+from sgt_course.widgets import render_attack
+
+render_attack(models, test.x[0], int(test.y[0]), "pgd", 0.2, test.class_names);
+
+# %% [markdown]
+# ## 2 · Robust accuracy against ε (the seminar's Fig. 7/8)
+
+# %%
+from sgt_course.attacks import ATTACKS, LABELS
+from sgt_course.metrics import robust_accuracy
+from sgt_course.plots import robustness_panels
+
+EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # MNIST-scale radii, in pixel units
+xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
+robustness = {
+    LABELS[a]: {name: robust_accuracy(model, xa, ya, a, EPS, **({"generator": torch.Generator().manual_seed(0)} if a == "pgd" else {}))
+                for name, model in models.items()}
+    for a in ATTACKS}
+robustness_panels(robustness, title=f"robust accuracy on {len(xa)} test images");
+print(f"{'attack':<9}{'model':<10}" + "".join(f"ε={e:<6.2f}" for e in EPS))
+for attack_name, by_model in robustness.items():
+    for name, curve in by_model.items():
+        print(f"{attack_name:<9}{name:<10}" + "".join(f"{a:<8.1%}" for a in curve.accuracy))
+
+# %%
+# The claim every attack must show: accuracy falls as ε grows (for both models).
+for attack_name, by_model in robustness.items():
+    for name, curve in by_model.items():
+        assert all(b <= a + 0.02 for a, b in zip(curve.accuracy, curve.accuracy[1:])), (attack_name, name, curve)
+        assert curve.accuracy[-1] < curve.accuracy[0] - 0.3, (attack_name, name, curve)
+pgd_at = {name: curve.at(0.2) for name, curve in robustness["PGD"].items()}
+print(f"PGD at ε = 0.2: standard {pgd_at['standard']:.1%}, SGT {pgd_at['SGT']:.1%}")
+
+# %% [markdown]
+# **What we measured.** Both models lose most of their accuracy under PGD and MI-FGSM at the larger
+# radii, and FGSM hurts both. Whatever difference the table shows between the standard and the SGT
+# model is small next to what an attack takes away from both: SGT is *not* a defence, which is the
+# observation that motivates ASGT (notebook 6).
+#
+# ## 3 · What does an attack do to a saliency map?
+
+# %%
+from sgt_course import saliency
+from sgt_course.attacks import pgd
+from sgt_course.metrics import spearman
+from sgt_course.plots import saliency_grid
+
+xs, ys = test.x[:4], test.y[:4]
+maps = {}
+for name, model in models.items():
+    adversarial = pgd(model, xs, ys, 0.2, generator=torch.Generator().manual_seed(0))
+    maps[f"{name}\nclean"] = saliency.gradient(model, xs, ys)
+    maps[f"{name}\nattacked"] = saliency.gradient(model, adversarial, ys)
+    similarity = spearman(saliency.per_pixel(maps[f"{name}\nclean"]), saliency.per_pixel(maps[f"{name}\nattacked"]))
+    print(f"{name:>8}: rank correlation of clean and attacked gradient maps (PGD, ε = 0.2): {similarity.mean():.2f}")
+saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="gradient maps before and after a PGD attack");
+
+# %% [markdown]
+# The attack changes which pixels the model's gradient points at: an explanation computed on an
+# attacked input describes the attack as much as the digit.
+#
+# ## 4 · Explore
+#
+# Move ε, pick an attack and a sample: the attacked images, predictions (red when fooled) and
+# gradient maps of both models redraw in place.
+
+# %%
+from sgt_course.widgets import attack_explorer
+
+attack_explorer(models, test.x[:32], test.y[:32], eps_max=0.3, class_names=test.class_names)
+
+# %% [markdown]
+# ## 5 · Exercise: FGSM
+#
+# Write `my_fgsm(model, x, y, eps)` returning $\operatorname{clip}_{[0,1]}\big(x + \varepsilon\,
+# \operatorname{sign}\nabla_x \mathrm{CE}(f(x), y)\big)$. Hints: compute the gradient on
+# `x.detach().clone().requires_grad_(True)`; `torch.nn.functional.cross_entropy`; do not leave the
+# model in a different mode than you found it.
+
+# %%
+import torch.nn.functional as F
+
+from sgt_course.exercises import check_fgsm
+
+
+def my_fgsm(model, x, y, eps):
+    ### BEGIN SOLUTION
+    inputs = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(inputs), y), inputs)
+    return torch.clamp(x + eps * grad.sign(), 0.0, 1.0)
+    ### END SOLUTION
+
+
+assert check_fgsm(my_fgsm)
+
+# %% [markdown]
+# ## Summary
+#
+# - `sgt_course.attacks` holds FGSM, PGD and MI-FGSM as functions of (model, x, y, ε); they agree
+#   with torchattacks to float precision (tested).
+# - Every attack drives both models' accuracy down as ε grows; SGT alone does not make a model
+#   robust.
+# - Attacks also move saliency maps.
+#
+# Next: **adversarial saliency-guided training** trains for both properties at once.
