@@ -1,6 +1,9 @@
-"""What one SGT step costs: standard step, SGT step (faithful and reused-forward), and the masking alone.
+"""What one SGT and one ASGT step cost, against the steps they extend.
 
     python benchmarks/step_cost.py [--batch 128] [--repeats 20] [--device cpu]
+
+- SGT: standard step, SGT step (faithful and reused-forward), and the masking M_k alone;
+- ASGT: a PGD adversarial-training step and an ASGT step with the same 10-step PGD (ε = 0.3).
 
 One process, one model (the authors' MNIST CNN), one batch of random images in [0, 1]; the kinds of
 step are timed interleaved and each figure is the median of ``--repeats`` steps. Prints
@@ -16,7 +19,8 @@ from functools import partial
 
 import torch
 
-from sgt_course.losses import sgt_loss, standard_loss
+from sgt_course.attacks import make_attack
+from sgt_course.losses import adversarial_loss, asgt_loss, sgt_loss, standard_loss
 from sgt_course.masking import mask_bottom_k
 from sgt_course.models import MnistCNN
 from sgt_course.runtime import get_device
@@ -36,23 +40,29 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     x = torch.rand(args.batch, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (args.batch,), device=device)
     scores = per_pixel(gradient(model.eval(), x, y))
+    attack = make_attack("pgd", 0.3, steps=10)
     timed = compare({
         "standard step": training_step(copy.deepcopy(model), standard_loss, x, y),
         "SGT step (faithful)": training_step(copy.deepcopy(model), sgt_loss, x, y),
         "SGT step (reused forward)": training_step(copy.deepcopy(model), partial(sgt_loss, reuse_forward=True), x, y),
         "masking M_k alone": lambda: mask_bottom_k(x, scores, 0.5),
     }, repeats=args.repeats, warmup=3, device=device)
+    timed.update(compare({
+        "PGD-AT step (10-step PGD)": training_step(copy.deepcopy(model), partial(adversarial_loss, attack=attack), x, y),
+        "ASGT step (same PGD)": training_step(copy.deepcopy(model), partial(asgt_loss, attack=attack), x, y),
+    }, repeats=max(3, args.repeats // 4), warmup=1, device=device))
     print(f"MNIST CNN, batch {args.batch}, device {device} ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), torch {torch.__version__}, median of {args.repeats}")
+          f"{torch.get_num_threads()} threads), torch {torch.__version__}, medians")
     for name, seconds in timed.items():
         print(f"  {name:<28} {1000 * seconds:8.2f} ms")
     ratios = {
         "SGT faithful / standard": timed["SGT step (faithful)"] / timed["standard step"],
         "SGT reused forward / standard": timed["SGT step (reused forward)"] / timed["standard step"],
         "masking / SGT faithful step": timed["masking M_k alone"] / timed["SGT step (faithful)"],
+        "ASGT / PGD-AT": timed["ASGT step (same PGD)"] / timed["PGD-AT step (10-step PGD)"],
     }
     targets = {"SGT faithful / standard": 2.4, "SGT reused forward / standard": 2.1,
-               "masking / SGT faithful step": 0.05}
+               "masking / SGT faithful step": 0.05, "ASGT / PGD-AT": 1.4}
     for name, ratio in ratios.items():
         verdict = "within" if ratio <= targets[name] else "ABOVE"
         print(f"  {name:<32} {ratio:6.3f}   ({verdict} the target {targets[name]})")

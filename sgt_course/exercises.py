@@ -28,6 +28,8 @@ def _close(a: Tensor, b: Tensor) -> bool:
 def _case() -> tuple[nn.Module, Tensor, Tensor]:
     torch.manual_seed(0)
     model = SmallCNN(in_channels=1, n_classes=4, width=4).eval()
+    with torch.no_grad():  # sharper outputs, so that every mistake changes the result measurably
+        model.classifier.weight.mul_(10.0)
     x = torch.rand(5, 1, 12, 12)
     target = torch.tensor([0, 1, 2, 3, 1])
     return model, x, target
@@ -170,3 +172,71 @@ def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) ->
         return _verdict(False, f"Some pixels moved by more than ε = {eps}.")
     gap = (result - reference).abs().max().item()
     return _verdict(False, f"Your images differ from the reference by up to {gap:.3g}.")
+
+
+def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
+    """Check a student's ASGT loss ``student(model, x, y, k, lam, attack) -> scalar`` (Algorithm 2).
+
+    The check uses a model without dropout and a deterministic attack, and seeds torch's global
+    generator before each call, so the student's uniform fill draws the same numbers as the reference.
+    """
+    from sgt_course.attacks import make_attack
+    from sgt_course.losses import asgt_loss, kl_divergence
+    from sgt_course.masking import mask_bottom_k
+
+    model, x, target = _case()
+    model.train()
+    attack = make_attack("fgsm", 0.1)
+    k, lam = 0.75, 0.7
+
+    def seeded(fn: Callable[..., Tensor], *args: object, **kwargs: object) -> Tensor:
+        torch.manual_seed(123)
+        return fn(*args, **kwargs)
+
+    try:
+        result = seeded(student, model, x, target, k, lam, attack)
+    except NotImplementedError:
+        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    if not isinstance(result, Tensor) or result.ndim != 0:
+        return _verdict(False, "Return the loss as a scalar tensor.")
+    if not result.requires_grad:
+        return _verdict(False, "Your loss has no gradient: do not compute it under torch.no_grad() or with .detach().")
+    if not model.training:
+        return _verdict(False, "Your function left the model in eval mode; restore the mode you found.")
+    reference = seeded(asgt_loss, model, x, target, k=k, lam=lam, attack=attack)
+    if torch.allclose(result, reference, rtol=0.0, atol=1e-5):
+        return _verdict(True, f"Correct: your loss {result.item():.4f} equals Algorithm 2's.")
+
+    def variant(masked_from: str = "adversarial", kl: str = "masked_first", terms: str = "all",
+                weight: float = lam) -> Tensor:
+        torch.manual_seed(123)
+        adversarial = attack(model, x, target)
+        source = adversarial if masked_from == "adversarial" else x
+        model.eval()
+        scores = saliency.per_pixel(saliency.gradient(model, source, target))
+        model.train()
+        masked = mask_bottom_k(source if masked_from != "clean_then_attack" else x, scores, k)[0]
+        if masked_from == "clean_then_attack":
+            masked = attack(model, masked, target)
+        clean, adv, msk = model(x), model(adversarial), model(masked)
+        divergence = kl_divergence(msk, clean) if kl == "masked_first" else kl_divergence(clean, msk)
+        ce_clean, ce_adv = F.cross_entropy(clean, target), F.cross_entropy(adv, target)
+        total = {"all": ce_clean + ce_adv, "no_clean": ce_adv, "no_adv": ce_clean}[terms]
+        return total + weight * divergence
+
+    diagnoses = [
+        (variant(kl="clean_first"), "Your KL has its arguments swapped: Algorithm 2 uses KL(f(X̃') ‖ f(X)), "
+                                    "i.e. kl_divergence(masked_logits, clean_logits)."),
+        (variant(masked_from="clean"), "You masked the *clean* input; ASGT masks X' by its own saliency S(X')."),
+        (variant(masked_from="clean_then_attack"), "You masked first and attacked after (Li et al.'s SGA order); "
+                                                   "Algorithm 2 attacks first, then masks."),
+        (variant(terms="no_clean"), "The clean term CE(f(X), y) is missing."),
+        (variant(terms="no_adv"), "The adversarial term CE(f(X'), y) is missing."),
+        (variant(weight=1.0), "Weight the KL term by λ (lam)."),
+    ]
+    for wrong, explanation in diagnoses:
+        if torch.allclose(result, wrong, rtol=0.0, atol=1e-5):
+            return _verdict(False, explanation)
+    return _verdict(False, f"Your loss is {result.item():.4f}; Algorithm 2 gives {reference.item():.4f}.")

@@ -27,6 +27,8 @@ REGIMES: dict[str, Callable[..., losses.LossFn]] = {
     "sgt": lambda **settings: partial(losses.sgt_loss, **settings),
     "adversarial": lambda attack="pgd", eps=0.3, **options: partial(
         losses.adversarial_loss, attack=make_attack(attack, eps, **options)),
+    "asgt": lambda k=0.5, lam=1.0, order="attack_then_mask", attack="pgd", eps=0.3, **options: partial(
+        losses.asgt_loss, k=k, lam=lam, order=order, attack=make_attack(attack, eps, **options)),
 }
 
 

@@ -4,6 +4,8 @@ training loop (:func:`sgt_course.training.fit`) serves every regime of the cours
 - :func:`standard_loss`: L = CE(f(X), y)
 - :func:`sgt_loss`: Algorithm 1 of Ismail et al. (2021), L = CE(f(X), y) + λ·KL(softmax f(X) ‖ softmax f(X̃))
 - :func:`adversarial_loss`: PGD adversarial training (Madry et al. 2018), L = CE(f(X'), y)
+- :func:`asgt_loss`: Algorithm 2 of Guesmi et al. (2024),
+  L = CE(f(X), y) + CE(f(X'), y) + λ·KL(softmax f(X̃') ‖ softmax f(X))
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ def standard_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(model(x), y)
 
 
-def kl_clean_masked(clean_logits: Tensor, masked_logits: Tensor) -> Tensor:
-    """KL(softmax f(X) ‖ softmax f(X̃)), averaged over the batch; gradients flow into both arguments."""
-    return F.kl_div(F.log_softmax(masked_logits, 1), F.log_softmax(clean_logits, 1), reduction="batchmean",
-                    log_target=True)
+def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
+    """KL(softmax p ‖ softmax q), averaged over the batch; gradients flow into both arguments."""
+    return F.kl_div(F.log_softmax(q_logits, 1), F.log_softmax(p_logits, 1), reduction="batchmean", log_target=True)
 
 
 def _feature_scores(saliency_map: Tensor) -> Tensor:
@@ -80,7 +81,7 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
             scores = _feature_scores(attribute(saliency, model, x, y))
         logits = model(x)
     masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
-    return F.cross_entropy(logits, y) + lam * kl_clean_masked(logits, model(masked))
+    return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
 
 
 def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | None = None) -> Tensor:
@@ -92,3 +93,49 @@ def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | No
     """
     attack = attack or make_attack("pgd", 0.3, steps=10)
     return F.cross_entropy(model(attack(model, x, y)), y)
+
+
+ORDERS = ("attack_then_mask", "mask_then_attack")
+
+
+def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0, attack: Attack | None = None,
+              order: str = "attack_then_mask", saliency: str = "gradient", fill: str = "uniform",
+              generator: torch.Generator | None = None) -> Tensor:
+    """Adversarial saliency-guided training, Algorithm 2 of Guesmi, Aswani & Shafique (2024), one minibatch:
+
+    1. X' = X + δ*, δ* from an L∞ attack on CE (PGD by default);
+    2. X̃' = M_k(S(X'), X'): X' masked by its *own* saliency (true class, eval mode, as in SGT);
+    3. L = CE(f(X), y) + CE(f(X'), y) + λ · KL(softmax f(X̃') ‖ softmax f(X)).
+
+    Args:
+        k, lam, saliency, fill, generator: as in :func:`sgt_loss`.
+        attack: a function (model, x, y) -> x' (:func:`sgt_course.attacks.make_attack`); default PGD
+            with ε = 0.3 and 10 steps.
+        order: ``"attack_then_mask"`` (Algorithm 2) or ``"mask_then_attack"``, Li et al.'s SGA order:
+            X̃ = M_k(S(X), X) first, then X̃' = attack(X̃), which takes the place of both X' and X̃'.
+    """
+    check_fraction("k", k)
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0; got {lam!r}")
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    attack = attack or make_attack("pgd", 0.3, steps=10)
+
+    def masked(inputs: Tensor) -> Tensor:
+        with eval_mode(model):
+            scores = _feature_scores(attribute(saliency, model, inputs, y))
+        return mask_bottom_k(inputs.detach(), scores, k, fill=fill, generator=generator)[0]
+
+    if order == "attack_then_mask":
+        adversarial = attack(model, x, y)
+        adversarial_masked = masked(adversarial)
+        adversarial_logits = model(adversarial)
+        masked_logits = model(adversarial_masked)
+    else:
+        adversarial = attack(model, masked(x), y)
+        adversarial_logits = masked_logits = model(adversarial)
+    clean_logits = model(x)
+    return (F.cross_entropy(clean_logits, y) + F.cross_entropy(adversarial_logits, y)
+            + lam * kl_divergence(masked_logits, clean_logits))

@@ -195,3 +195,21 @@ def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[fl
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def summary_bars(table: Mapping[str, Mapping[str, float]], *, title: str | None = None) -> Figure:
+    """One panel per metric, one bar per row of ``table`` ({row: {metric: value}}), values written on the bars."""
+    rows = list(table)
+    metrics = list(next(iter(table.values())))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.3), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics):
+        bars = ax.bar(rows, [table[r][metric] for r in rows], color=colors[:len(rows)])
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+        ax.set_title(metric, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.margins(y=0.15)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

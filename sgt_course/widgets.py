@@ -60,13 +60,14 @@ def saliency_explorer(model: nn.Module, x: Tensor, y: Tensor, methods: Sequence[
 
 
 def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Tensor, *, title: str = "",
-                          fractions: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> Figure:
-    """Gradient maps of a standard and an SGT model on the same images, and their removal curves."""
+                          fractions: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+                          label: str = "SGT") -> Figure:
+    """Gradient maps of a standard and an SGT (or ``label``) model on the same images, and their removal curves."""
     from sgt_course.metrics import removal_curve
     from sgt_course.plots import plot_removal_curves
 
     show = x[:4]
-    maps = {"standard": attribute("gradient", standard, show, y[:4]), "SGT": attribute("gradient", sgt, show, y[:4])}
+    maps = {"standard": attribute("gradient", standard, show, y[:4]), label: attribute("gradient", sgt, show, y[:4])}
     figure = plt.figure(figsize=(10.5, 3.8))
     left, right = figure.subfigures(1, 2, width_ratios=[1.5, 1])
     axes = left.subplots(2, show.shape[0], squeeze=False)
@@ -80,7 +81,7 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
     left.suptitle("gradient maps", fontsize=10)
     curves = {name: removal_curve(model, x, y, "gradient", fractions=tuple(fractions),
                                   generator=torch.Generator().manual_seed(0))
-              for name, model in (("standard", standard), ("SGT", sgt))}
+              for name, model in (("standard", standard), (label, sgt))}
     plot_removal_curves(curves, ax=right.subplots(), title="gradient-ranked removal")
     if title:
         figure.suptitle(title, y=1.02)
@@ -88,20 +89,20 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
 
 
 def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module, x: Tensor, y: Tensor, *,
-                 k: float = 0.5, lam: float = 1.0) -> widgets.VBox:
-    """Sliders for k and λ: ``train(k, lam)`` returns an SGT model (cached per setting by the caller),
-    and the maps and removal curves of the standard and SGT models redraw in place."""
+                 k: float = 0.5, lam: float = 1.0, label: str = "SGT") -> widgets.VBox:
+    """Sliders for k and λ: ``train(k, lam)`` returns an SGT (or ASGT: ``label``) model, cached per
+    setting by the caller, and the maps and removal curves of both models redraw in place."""
     k_slider = widgets.FloatSlider(k, min=0.0, max=0.9, step=0.1, description="k", continuous_update=False)
     lam_slider = widgets.FloatSlider(lam, min=0.0, max=3.0, step=0.25, description="λ", continuous_update=False)
     status = widgets.Label()
     output = widgets.Output()
 
     def update(_: object = None) -> None:
-        status.value = f"training SGT with k={k_slider.value:.1f}, λ={lam_slider.value:.2f} ..."
+        status.value = f"training {label} with k={k_slider.value:.1f}, λ={lam_slider.value:.2f} ..."
         start = time.perf_counter()
         model = train(k_slider.value, lam_slider.value)
         status.value = f"k={k_slider.value:.1f}, λ={lam_slider.value:.2f}: ready in {time.perf_counter() - start:.1f} s"
-        redraw_in(output, lambda: render_sgt_comparison(standard, model, x, y))
+        redraw_in(output, lambda: render_sgt_comparison(standard, model, x, y, label=label))
 
     for control in (k_slider, lam_slider):
         control.observe(update, names="value")

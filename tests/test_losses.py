@@ -56,9 +56,9 @@ def test_lambda_zero_is_standard_training_and_clean_output_gets_kl_gradient():
     model.eval()
     clean = model(x)
     clean.retain_grad()
-    from sgt_course.losses import kl_clean_masked
+    from sgt_course.losses import kl_divergence
 
-    kl_clean_masked(clean, model(torch.rand_like(x))).backward()
+    kl_divergence(clean, model(torch.rand_like(x))).backward()
     assert clean.grad is not None and clean.grad.abs().sum() > 0
 
 
@@ -106,3 +106,84 @@ def test_sgt_loss_rejects_bad_arguments(kwargs, message):
 def test_sgt_loss_rejects_mismatched_batches():
     with pytest.raises(ValueError, match="same batch size; got 2 and 3"):
         sgt_loss(SmallCNN(width=4), torch.rand(2, 1, 28, 28), torch.tensor([0, 1, 2]))
+
+
+def test_asgt_loss_equals_a_hand_computation_with_a_deterministic_attack():
+    from sgt_course.losses import asgt_loss
+
+    model = tiny_linear()
+    x = torch.tensor([[0.5, 0.2, 0.9, 0.4], [0.1, 0.8, 0.3, 0.6]])
+    y = torch.tensor([0, 2])
+    shift = torch.tensor([[0.1, -0.1, 0.1, -0.1], [-0.1, 0.1, 0.1, 0.1]])
+
+    def attack(net, inputs, labels):  # deterministic: a fixed δ inside the ε-ball, clipped to [0, 1]
+        return (inputs + shift).clamp(0, 1)
+
+    W, b = model.weight.tolist(), model.bias.tolist()
+
+    def logits(v):
+        return [sum(W[c][j] * v[j] for j in range(4)) + b[c] for c in range(3)]
+
+    expected = 0.0
+    for xi, yi, di in zip(x.tolist(), y.tolist(), shift.tolist()):
+        adv = [min(1.0, max(0.0, v + d)) for v, d in zip(xi, di)]
+        # Saliency of X' for class y under a linear model is |W[y]|: k = 0.5 zeroes its 2 lowest.
+        lowest = sorted(range(4), key=lambda j: abs(W[yi][j]))[:2]
+        adv_masked = [0.0 if j in lowest else v for j, v in enumerate(adv)]
+        lc, la, lm = log_softmax(logits(xi)), log_softmax(logits(adv)), log_softmax(logits(adv_masked))
+        kl = sum(math.exp(lm[c]) * (lm[c] - lc[c]) for c in range(3))  # KL(f(X̃') ‖ f(X))
+        expected += (-lc[yi] - la[yi] + 0.4 * kl) / 2
+    loss = asgt_loss(model, x, y, k=0.5, lam=0.4, attack=attack, fill="zero")
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_asgt_order_option_really_changes_the_order(monkeypatch):
+    from sgt_course import losses
+
+    torch.manual_seed(0)
+    model = SmallCNN(width=4)
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    events = []
+
+    def attack(net, inputs, labels):
+        events.append(("attack", "masked" if (inputs == 0).flatten(1).sum(1).min() >= 392 else "clean"))
+        return inputs
+
+    real_mask = losses.mask_bottom_k
+
+    def spy_mask(inputs, scores, k, **kwargs):
+        events.append(("mask", None))
+        return real_mask(inputs, scores, k, **kwargs)
+
+    monkeypatch.setattr(losses, "mask_bottom_k", spy_mask)
+    losses.asgt_loss(model, x, y, attack=attack, fill="zero")
+    first = list(events)
+    events.clear()
+    losses.asgt_loss(model, x, y, attack=attack, fill="zero", order="mask_then_attack")
+    assert first == [("attack", "clean"), ("mask", None)]
+    assert events == [("mask", None), ("attack", "masked")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(k=-0.5), r"k must be a fraction"),
+    (dict(lam=-0.1), "lam must be >= 0"),
+    (dict(order="sideways"), "order must be one of attack_then_mask, mask_then_attack"),
+])
+def test_asgt_loss_rejects_bad_arguments(kwargs, message):
+    from sgt_course.losses import asgt_loss
+
+    with pytest.raises(ValueError, match=message):
+        asgt_loss(SmallCNN(width=4), torch.rand(2, 1, 28, 28), torch.tensor([0, 1]), **kwargs)
+
+
+def test_asgt_loss_trains():
+    from sgt_course.attacks import make_attack
+    from sgt_course.losses import asgt_loss
+
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).train()
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    loss = asgt_loss(model, x, y, attack=make_attack("pgd", 0.1, steps=2))
+    loss.backward()
+    assert loss.item() > 0 and all(p.grad is not None for p in model.parameters())
+    assert model.training

@@ -136,3 +136,33 @@ def test_attack_figure_and_explorer(monkeypatch):
     attack.value = "mifgsm"
     assert len(drawn) == 3 and "ε=0.200" in drawn[-1].axes[1].get_title()
     assert drawn[-1].axes[2].get_title().startswith("MI-FGSM")
+
+
+def test_asgt_checker_accepts_the_library_and_explains_mistakes(capsys):
+    import torch.nn.functional as F
+
+    from sgt_course.exercises import check_asgt_loss
+    from sgt_course.losses import asgt_loss, kl_divergence
+    from sgt_course.masking import mask_bottom_k
+    from sgt_course.saliency import gradient, per_pixel
+
+    assert check_asgt_loss(lambda m, x, y, k, lam, attack: asgt_loss(m, x, y, k=k, lam=lam, attack=attack))
+    assert "Correct" in capsys.readouterr().out
+
+    def build(kl_swapped=False, mask_clean=False, drop_clean=False):
+        def student(model, x, y, k, lam, attack):
+            adversarial = attack(model, x, y)
+            source = x if mask_clean else adversarial
+            model.eval()
+            scores = per_pixel(gradient(model, source, y))
+            model.train()
+            masked = mask_bottom_k(source, scores, k)[0]
+            clean, adv, msk = model(x), model(adversarial), model(masked)
+            kl = kl_divergence(clean, msk) if kl_swapped else kl_divergence(msk, clean)
+            return (0 if drop_clean else F.cross_entropy(clean, y)) + F.cross_entropy(adv, y) + lam * kl
+        return student
+
+    for student, expected in [(build(kl_swapped=True), "swapped"), (build(mask_clean=True), "*clean* input"),
+                              (build(drop_clean=True), "clean term")]:
+        assert not check_asgt_loss(student)
+        assert expected in capsys.readouterr().out

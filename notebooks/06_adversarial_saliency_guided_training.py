@@ -1,0 +1,259 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+# Colab set-up: installs the course package when this notebook runs on Google Colab; a no-op elsewhere.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sgt-course[course] @ git+https://github.com/sgt-course/sgt-course"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+
+# %% [markdown]
+# # 6 · Adversarial saliency-guided training (Algorithm 2)
+#
+# Notebook 5 showed that SGT alone does not make a model robust; adversarial training (Madry et al.)
+# does, but its saliency maps are not what SGT's are. Guesmi, Aswani & Shafique (2024) combine the
+# two: train on adversarial examples *and* require the prediction to survive masking of the
+# adversarial example's least salient features.
+#
+# **Learning goals**
+# 1. Read Algorithm 2 and say what each of its three terms is for.
+# 2. Train four regimes with one recipe — standard, SGT, PGD adversarial training, ASGT — and
+#    compare robustness under FGSM, PGD and MI-FGSM.
+# 3. Compare their saliency maps and removal curves.
+# 4. Weigh the result against the cost, and against what the paper reports.
+
+# %%
+import torch
+
+from sgt_course import runtime
+from sgt_course.experiments import image_data, image_model
+from sgt_course.training import evaluate
+
+profile = runtime.get_profile()
+device = runtime.get_device()
+runtime.seed_everything(0)
+print(runtime.describe(profile, device))
+train, test = image_data(profile, device)
+
+# %% [markdown]
+# ## 1 · Algorithm 2, line by line
+#
+# For each minibatch $(X, y)$:
+#
+# | line | Algorithm 2 | library |
+# |---|---|---|
+# | 1 | $X' = X + \delta^*$, $\delta^*$ from an L∞ attack of radius ε (PGD) | `attacks.pgd(model, x, y, eps)` |
+# | 2 | $\tilde X' = M_k\big(\operatorname{sort} S(X'), X'\big)$: mask $X'$ by **its own** saliency | `masking.mask_bottom_k(x_adv, gradient(model, x_adv, y), k)` |
+# | 3 | $L = \mathrm{CE}(f(X), y) + \mathrm{CE}(f(X'), y) + \lambda\,\mathrm{KL}\big(\operatorname{softmax} f(\tilde X')\,\big\|\,\operatorname{softmax} f(X)\big)$ | `losses.asgt_loss(model, x, y, k, lam, attack)` |
+# | 4 | a gradient step on $L$ | `training.fit(model, data, asgt_loss)` |
+#
+# *What each term is for.* $\mathrm{CE}(f(X), y)$ keeps clean accuracy; $\mathrm{CE}(f(X'), y)$ is
+# adversarial training; the KL term is SGT applied to the adversarial example: the prediction must
+# not depend on the features its saliency ranks low. Note the order: the adversarial example is
+# formed **before** masking. Li et al. (2022, "SGA") mask first and attack after; section 5 compares.
+#
+# ## 2 · Four regimes, one recipe
+#
+# All four train on the same data for the same epochs with the same optimizer; the adversarial
+# regimes use PGD with 10 steps at the training radius below. The paper headlines MNIST at ε = 0.2.
+# The offline digits of the `ci` profile are 8×8 scans blown up to 28×28 and this profile trains a
+# tiny CNN for seconds: at ε = 0.2 every model we trained there was broken, so on them we train and
+# evaluate at ε = 0.1 and say so.
+
+# %%
+EPS_TRAIN = {"mnist": 0.2, "digits": 0.1}[train.source]
+HEADLINE_EPS = EPS_TRAIN
+recipe = profile.scaled(epochs=profile.robust_epochs, lr=1e-3)  # lr 1e-3: PGD training at 3e-3 collapsed
+data = train.head(profile.n_robust)
+REGIMES = {
+    "standard": ("standard", {}),
+    "SGT": ("sgt", {"k": 0.5, "lam": 1.0}),
+    "PGD-AT": ("adversarial", {"attack": "pgd", "eps": EPS_TRAIN, "steps": 10}),
+    "ASGT": ("asgt", {"k": 0.5, "lam": 1.0, "attack": "pgd", "eps": EPS_TRAIN, "steps": 10}),
+}
+models, histories = {}, {}
+for name, (regime, settings) in REGIMES.items():
+    models[name], histories[name] = image_model(recipe, regime, data, test, **settings)
+for name, model in models.items():
+    print(f"{name:>9}: clean test accuracy {evaluate(model, test):.1%}, "
+          f"{sum(histories[name].seconds) / histories[name].epochs:.1f} s per epoch")
+
+# %% [markdown]
+# ## 3 · Robustness (the seminar's Fig. 9/10)
+
+# %%
+from sgt_course.attacks import ATTACKS, LABELS
+from sgt_course.metrics import robust_accuracy
+from sgt_course.plots import robustness_panels
+
+EPS = tuple(round(HEADLINE_EPS * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
+xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
+robustness = {
+    LABELS[a]: {name: robust_accuracy(model, xa, ya, a, EPS, **({"generator": torch.Generator().manual_seed(0)} if a == "pgd" else {}))
+                for name, model in models.items()}
+    for a in ATTACKS}
+robustness_panels(robustness, title=f"robust accuracy, {len(xa)} test images");
+print(f"{'attack':<9}{'model':<10}" + "".join(f"ε={e:<7.3f}" for e in EPS))
+for attack_name, by_model in robustness.items():
+    for name, curve in by_model.items():
+        print(f"{attack_name:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy))
+
+# %%
+# The paper's claim on robustness: under PGD at the headline ε, ASGT beats the standard and SGT models.
+# Measured on two seeds in the ci profile (ε = 0.1): ASGT 50.8% and 51.6%, the better of standard and
+# SGT 7.0% and 10.9%; the assertion keeps half the smaller margin (41 points).
+pgd_headline = {name: curve.at(HEADLINE_EPS) for name, curve in robustness["PGD"].items()}
+print("PGD at the headline ε:", {k: f"{v:.1%}" for k, v in pgd_headline.items()})
+assert pgd_headline["ASGT"] > max(pgd_headline["standard"], pgd_headline["SGT"]) + 0.2, pgd_headline
+
+# %% [markdown]
+# ## 4 · Interpretability (the seminar's Fig. 11)
+
+# %%
+from sgt_course import saliency
+from sgt_course.metrics import removal_curve
+from sgt_course.plots import plot_removal_curves, saliency_grid
+
+xs, ys = test.x[:4], test.y[:4]
+saliency_grid(xs, {name: saliency.gradient(model, xs, ys) for name, model in models.items()},
+              captions=[f"class {int(c)}" for c in ys], title="gradient maps of the four regimes");
+removal = {name: removal_curve(model, xa, ya, "gradient", generator=torch.Generator().manual_seed(0))
+           for name, model in models.items()}
+plot_removal_curves(removal, title="gradient-ranked removal");
+for name, curve in removal.items():
+    print(f"{name:>9}: removal-curve area {curve.area():.3f}, accuracy with 50% removed {curve.at(0.5):.1%}")
+
+# %%
+# Measured on two seeds (ci profile): ASGT's gradient ranks the decisive pixels first more than
+# PGD-AT's does (area 0.364 vs 0.427 and 0.349 vs 0.434), and SGT's most of all. Half the smaller margin:
+assert removal["ASGT"].area() < removal["PGD-AT"].area() - 0.03, {k: v.area() for k, v in removal.items()}
+
+# %% [markdown]
+# ## 5 · Attack first, or mask first?
+#
+# Algorithm 2 attacks the clean input and masks the adversarial example by its own saliency. Li et
+# al.'s SGA masks the clean input first and attacks the masked input. Same budget, other order:
+
+# %%
+sga, _ = image_model(recipe, "asgt", data, test, order="mask_then_attack", **REGIMES["ASGT"][1])
+sga_pgd = robust_accuracy(sga, xa, ya, "pgd", (HEADLINE_EPS,), generator=torch.Generator().manual_seed(0)).accuracy[0]
+sga_removal = removal_curve(sga, xa, ya, "gradient", generator=torch.Generator().manual_seed(0))
+print(f"attack then mask (ASGT): clean {evaluate(models['ASGT'], test):.1%}, PGD {pgd_headline['ASGT']:.1%}, "
+      f"removal area {removal['ASGT'].area():.3f}")
+print(f"mask then attack (SGA) : clean {evaluate(sga, test):.1%}, PGD {sga_pgd:.1%}, removal area {sga_removal.area():.3f}")
+
+# %% [markdown]
+# ## 6 · Summary of the four regimes
+#
+# Removal-curve area is the mean accuracy over the removal fractions: *lower* means the gradient map
+# ranked the decisive pixels first.
+
+# %%
+from sgt_course.plots import summary_bars
+
+summary = {name: {"clean accuracy": evaluate(model, test),
+                  f"PGD accuracy, ε={HEADLINE_EPS}": pgd_headline[name],
+                  "removal-curve area (gradient) ↓": removal[name].area(),
+                  "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
+           for name, model in models.items()}
+summary_bars(summary, title="standard, SGT, adversarial training and ASGT");
+for name, row in summary.items():
+    print(f"{name:<9} " + ", ".join(f"{metric} {value:.3f}" for metric, value in row.items()))
+
+# %% [markdown]
+# **What reproduced, and what did not.** Read the table above (your run prints its own numbers):
+#
+# - *Robustness.* ASGT is far more robust under PGD at the training radius than the standard and
+#   SGT models, which lose almost everything — the cell above asserts it. The paper reports +35
+#   points for MNIST at ε = 0.2; on the `ci` profile's blurry digits and its seconds of training we
+#   can only test ε = 0.1.
+# - *Against PGD adversarial training.* With the same budget, ASGT and PGD-AT were about equally
+#   robust under PGD (51% vs 50% and 52% vs 44% on our two seeds): we do not assert a winner. PGD-AT
+#   gave up more clean accuracy (90% and 78% against ASGT's 94% and 91%).
+# - *Interpretability.* ASGT's removal curve fell faster than PGD-AT's (asserted above) but not as
+#   fast as SGT's: the masking term brings back part of what adversarial training alone loses.
+# - *Cost.* Each ASGT step runs the attack, a saliency pass and three forward passes: compare the
+#   seconds per epoch above (benchmarks/ measures the step ratio against PGD-AT).
+#
+# ## 7 · Explore
+#
+# The ε of the attack at test time, for all four models:
+
+# %%
+from sgt_course.widgets import attack_explorer
+
+attack_explorer(models, test.x[:32], test.y[:32], eps_max=2 * HEADLINE_EPS, class_names=test.class_names)
+
+# %% [markdown]
+# And k and λ of ASGT: a quick retrain on a small subset (one epoch; cached per setting).
+
+# %%
+from sgt_course.widgets import sgt_explorer
+
+quick = train.head(profile.n_quick)
+quick_recipe = recipe.scaled(epochs=1)
+quick_standard, _ = image_model(quick_recipe, "standard", quick, test, progress=False)
+
+
+def train_asgt(k, lam):
+    settings = {**REGIMES["ASGT"][1], "k": round(k, 2), "lam": round(lam, 2)}
+    return image_model(quick_recipe, "asgt", quick, test, progress=False, **settings)[0]
+
+
+sgt_explorer(train_asgt, quick_standard, xa[:64], ya[:64], label="ASGT")
+
+# %% [markdown]
+# ## 8 · Exercise: assemble the ASGT loss
+#
+# Write `my_asgt_loss(model, x, y, k, lam, attack)` from the library's parts: `attack(model, x, y)`,
+# `saliency.gradient` and `saliency.per_pixel` (in eval mode — restore the mode afterwards),
+# `masking.mask_bottom_k`, `torch.nn.functional.cross_entropy` and `losses.kl_divergence(p, q)`
+# $=\mathrm{KL}(\operatorname{softmax} p\,\|\,\operatorname{softmax} q)$.
+
+# %%
+import torch.nn.functional as F
+
+from sgt_course.exercises import check_asgt_loss
+from sgt_course.losses import kl_divergence
+from sgt_course.masking import mask_bottom_k
+
+
+def my_asgt_loss(model, x, y, k, lam, attack):
+    ### BEGIN SOLUTION
+    adversarial = attack(model, x, y)
+    model.eval()
+    scores = saliency.per_pixel(saliency.gradient(model, adversarial, y))
+    model.train()
+    adversarial_masked, _ = mask_bottom_k(adversarial, scores, k)
+    clean_logits = model(x)
+    return (F.cross_entropy(clean_logits, y) + F.cross_entropy(model(adversarial), y)
+            + lam * kl_divergence(model(adversarial_masked), clean_logits))
+    ### END SOLUTION
+
+
+assert check_asgt_loss(my_asgt_loss)
+
+# %% [markdown]
+# ## Summary
+#
+# - ASGT = adversarial training + SGT's masking consistency, applied to the adversarial example
+#   (`losses.asgt_loss`); the attack comes before the masking.
+# - Trained with the same recipe, ASGT resisted PGD at the training radius where the standard and
+#   SGT models collapsed, and kept more clean accuracy than PGD adversarial training in our runs.
+# - It costs an attack, a saliency pass and three forward passes per step.
