@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+
 from torch import nn
 
 from sgt_course import losses

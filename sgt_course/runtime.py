@@ -119,15 +119,15 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "ci": Profile("ci", image_dataset="digits", image_model="small_cnn", width=16,
-                  n_train=1297, n_test=500, epochs=4, batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297,
-                  n_robust=1297, robust_epochs=8),
-    "cpu": Profile("cpu", image_dataset="mnist", image_model="mnist_cnn", width=32,
-                   n_train=12000, n_test=2000, epochs=3, batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000,
-                   n_robust=4000, robust_epochs=3),
-    "gpu": Profile("gpu", image_dataset="mnist", image_model="mnist_cnn", width=32,
-                   n_train=None, n_test=None, epochs=10, batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000,
-                   n_robust=None, robust_epochs=10),
+    "ci": Profile(
+        "ci", image_dataset="digits", image_model="small_cnn", width=16, n_train=1297, n_test=500, epochs=4,
+        batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297, n_robust=1297, robust_epochs=8),
+    "cpu": Profile(
+        "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
+        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3),
+    "gpu": Profile(
+        "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
+        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10),
 }
 
 

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
-import torch
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from torch import Tensor, nn

@@ -106,3 +106,10 @@ def test_cli_outside_a_checkout_says_where_to_go(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(notebook_tools, "__file__", str(tmp_path / "x.py"))
     assert cli.main(["sync", "--check"]) == 2
     assert "cd into the repository" in capsys.readouterr().err
+
+
+def test_readme_maps_every_notebook_with_a_colab_badge():
+    readme = (ROOT / "README.md").read_text()
+    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+        assert f"(notebooks/{path.name})" in readme, f"{path.name} is missing from the README's course map"
+        assert f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/notebooks/{path.name}" in readme
