@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import torch
 from torch import nn
 
 from sgt_course import losses
 from sgt_course.attacks import make_attack
 from sgt_course.data import ImageSet, load_images
-from sgt_course.models import build_model
+from sgt_course.data.timeseries import TimeSeriesSet
+from sgt_course.models import build_model, build_timeseries_model
 from sgt_course.runtime import Profile
 from sgt_course.training import History, fit, load_or_train
 
@@ -55,29 +57,55 @@ def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet |
 
     Args:
         profile: sizes the model (``image_model``, ``width``) and the run (``epochs``, ``batch_size``, ``lr``).
-        regime: a name in :data:`REGIMES` (``"standard"``, ``"sgt"``, ...).
+        regime: a name in :data:`REGIMES` (``"standard"``, ``"sgt"``, ``"adversarial"``, ``"asgt"``).
         train, test: the data; ``test`` is reported after each epoch.
         epochs: overrides the profile's epochs.
         seed: seeds the initial weights and the shuffling.
         model: overrides the profile's model name.
         settings: the regime's own settings (k, λ, the attack, ...), part of the cache key.
     """
-    import torch
-
     architecture = model or profile.image_model
-    epochs = epochs or profile.epochs
+
+    def build() -> nn.Module:
+        return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes, width=profile.width)
+
+    return _trained(f"{train.source}-{architecture}", {"model": architecture, "width": profile.width}, build,
+                    profile, regime, train, test, epochs=epochs or profile.epochs, seed=seed, progress=progress,
+                    settings=settings)
+
+
+def timeseries_model(profile: Profile, architecture: str, regime: str, train: TimeSeriesSet,
+                     test: TimeSeriesSet | None = None, *, seed: int = 0, hidden: int = 32, progress: bool = True,
+                     **settings: object) -> tuple[nn.Module, History]:
+    """An ``"lstm"`` or ``"tcn"`` trained on a time-series benchmark set under ``regime``, cached.
+
+    Trains for ``profile.series_epochs`` with the profile's batch size and learning rate.
+    """
+    def build() -> nn.Module:
+        return build_timeseries_model(architecture, features=train.x.shape[2], n_classes=train.n_classes,
+                                      hidden=hidden)
+
+    name = f"series-{train.layout}-{train.process}-{architecture}"
+    return _trained(name, {"model": architecture, "hidden": hidden, "layout": train.layout, "process": train.process},
+                    build, profile, regime, train, test, epochs=profile.series_epochs, seed=seed, progress=progress,
+                    settings=settings)
+
+
+def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], profile: Profile,
+             regime: str, train: ImageSet | TimeSeriesSet, test: ImageSet | TimeSeriesSet | None, *, epochs: int,
+             seed: int, progress: bool, settings: dict[str, object]) -> tuple[nn.Module, History]:
+    """Train (or load) a model: the cache key holds the data, the model, the regime and the recipe."""
     loss_fn = regime_loss(regime, **settings)
-    config = {"data": train.source, "n_train": len(train), "model": architecture, "width": profile.width,
-              "regime": regime, "settings": {k: settings[k] for k in sorted(settings)}, "epochs": epochs,
+    config = {"data": train.source, "n_train": len(train), **model_config, "regime": regime,
+              "settings": {k: settings[k] for k in sorted(settings)}, "epochs": epochs,
               "batch_size": profile.batch_size, "lr": profile.lr, "seed": seed}
 
     def build() -> nn.Module:
         torch.manual_seed(seed)
-        return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes, width=profile.width)
+        return build_model_fn()
 
     def run(network: nn.Module) -> History:
         return fit(network, train, loss_fn, epochs=epochs, batch_size=profile.batch_size, lr=profile.lr,
                    val=test, seed=seed, progress=progress, desc=f"{regime} training")
 
-    return load_or_train(f"{train.source}-{architecture}-{regime}", config, build, run, device=train.x.device)
-
+    return load_or_train(f"{name}-{regime}", config, build, run, device=train.x.device)

@@ -154,3 +154,78 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
             correct += (predict(model, adversarial).argmax(1) == yb).sum().item()
         accuracy.append(correct / x.shape[0])
     return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)
+
+
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass
+class PrecisionRecall:
+    """Saliency-weighted precision and recall against ground truth at each threshold, and their areas."""
+
+    thresholds: tuple[float, ...]
+    precision: tuple[float, ...]
+    recall: tuple[float, ...]
+
+    @property
+    def aup(self) -> float:
+        """Area under the precision curve over the thresholds (trapezoid, normalized to [0, 1])."""
+        return _area(self.thresholds, self.precision)
+
+    @property
+    def aur(self) -> float:
+        """Area under the recall curve over the thresholds (trapezoid, normalized to [0, 1])."""
+        return _area(self.thresholds, self.recall)
+
+
+def _area(xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    if len(xs) == 1:
+        return ys[0]
+    area = sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+    return area / (xs[-1] - xs[0])
+
+
+def precision_recall(saliency_map: Tensor, mask: Tensor, thresholds: tuple[float, ...] = THRESHOLDS) -> PrecisionRecall:
+    """Precision and recall of a saliency map against ground truth, weighted by saliency as in the
+    time-series benchmark of Ismail et al. (2020).
+
+    Per sample, the map is rescaled to [0, 1] (|s|, min-max). At threshold p the top-p fraction of
+    features are "positive" P; with G the ground truth and s the rescaled saliency,
+
+        precision = Σ_{P∩G} s / Σ_P s,        recall = Σ_{P∩G} s / Σ_G s,
+
+    averaged over the samples where the denominator is positive. AUP and AUR are the areas under
+    the two curves over the thresholds.
+
+    Args:
+        saliency_map: (N, ...) scores; mask: (N, ...) bool ground truth with the same features per sample.
+        thresholds: fractions of the features called positive, each in (0, 1).
+    """
+    _check_same_batch("saliency_map", saliency_map, "mask", mask)
+    if not thresholds or any(not 0 < t < 1 for t in thresholds):
+        raise ValueError(f"thresholds must be fractions in (0, 1); got {thresholds!r}")
+    s = saliency_map.detach().abs().flatten(1).float()
+    low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
+    s = (s - low) / (high - low).clamp_min(1e-12)
+    truth = mask.reshape(s.shape).bool()
+    features = s.shape[1]
+    precision, recall = [], []
+    for threshold in thresholds:
+        positive = top_k_mask(s, round(threshold * features))
+        hit = (s * (positive & truth)).sum(1)
+        selected, relevant = (s * positive).sum(1), (s * truth).sum(1)
+        precision.append((hit / selected.clamp_min(1e-12))[selected > 0].mean().item())
+        recall.append((hit / relevant.clamp_min(1e-12))[relevant > 0].mean().item())
+    return PrecisionRecall(tuple(thresholds), tuple(precision), tuple(recall))
+
+
+def saliency_over_time(saliency_map: Tensor) -> Tensor:
+    """Mean |saliency| per time step of (N, steps, features) maps, each sample's map scaled to sum 1: (steps,).
+
+    The profile that shows an LSTM's saliency vanishing for early time steps (Fig. 4 of the SGT paper).
+    """
+    if saliency_map.ndim != 3:
+        raise ValueError(f"saliency_map must have shape (N, steps, features); got {tuple(saliency_map.shape)}")
+    s = saliency_map.detach().abs()
+    s = s / s.flatten(1).sum(1).clamp_min(1e-12)[:, None, None]
+    return s.sum(2).mean(0)

@@ -158,3 +158,70 @@ def build_model(name: str, *, in_channels: int = 1, n_classes: int = 10, width: 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class LSTMClassifier(nn.Module):
+    """An LSTM over time whose last hidden state is classified: (N, steps, features) -> (N, n_classes).
+
+    In eval mode on a GPU the cuDNN kernel is switched off, because cuDNN cannot backpropagate
+    through an RNN in eval mode and saliency needs exactly that.
+    """
+
+    def __init__(self, features: int, n_classes: int = 2, hidden: int = 32) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, batch_first=True)
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.backends.cudnn.flags(enabled=self.training or not x.is_cuda):
+            output, _ = self.lstm(x)
+        return self.classifier(output[:, -1])
+
+
+class _CausalBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        self.pad = (kernel - 1) * dilation
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel, dilation=dilation)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel, dilation=dilation)
+        self.shortcut = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.conv1(nn.functional.pad(x, (self.pad, 0))))
+        out = torch.relu(self.conv2(nn.functional.pad(out, (self.pad, 0))))
+        return torch.relu(out + self.shortcut(x))
+
+
+class TCN(nn.Module):
+    """A temporal convolutional network (Bai et al. 2018): residual blocks of dilated *causal* 1-D
+    convolutions (dilations 1, 2, 4, ...), classified from the last time step.
+
+    Input (N, steps, features); output (N, n_classes). With kernel 4 and 3 levels the last step sees
+    1 + 2·3·(1 + 2 + 4) = 43 steps back.
+    """
+
+    def __init__(self, features: int, n_classes: int = 2, hidden: int = 32, levels: int = 3, kernel: int = 4) -> None:
+        super().__init__()
+        if levels < 1 or kernel < 2:
+            raise ValueError(f"levels must be >= 1 and kernel >= 2; got {levels} and {kernel}")
+        self.blocks = nn.Sequential(*[_CausalBlock(features if i == 0 else hidden, hidden, kernel, 2**i)
+                                      for i in range(levels)])
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.blocks(x.transpose(1, 2))[:, :, -1])
+
+
+TIMESERIES_MODELS = ("lstm", "tcn")
+
+
+def build_timeseries_model(name: str, *, features: int, n_classes: int = 2, hidden: int = 32) -> nn.Module:
+    """A fresh time-series classifier by name: ``"lstm"`` or ``"tcn"``."""
+    for arg, value in (("features", features), ("n_classes", n_classes), ("hidden", hidden)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive int; got {value!r}")
+    if name == "lstm":
+        return LSTMClassifier(features, n_classes, hidden)
+    if name == "tcn":
+        return TCN(features, n_classes, hidden)
+    raise ValueError(f"model must be one of {', '.join(TIMESERIES_MODELS)}; got {name!r}")

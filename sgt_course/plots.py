@@ -213,3 +213,47 @@ def summary_bars(table: Mapping[str, Mapping[str, float]], *, title: str | None 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, ncols: int = 5,
+                    size: float = 2.2) -> Figure:
+    """Heatmaps of (steps, features) panels — samples, masks, saliency maps — time on the x-axis."""
+    n = len(panels)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, panel) in zip(axes.flat, panels.items()):
+        data = panel.detach().float().cpu()
+        signed = bool((data < 0).any())
+        limit = data.abs().max().clamp_min(1e-12).item()
+        ax.imshow(data.T, aspect="auto", origin="lower", cmap="coolwarm" if signed else "inferno",
+                  vmin=-limit if signed else 0, vmax=limit)
+        ax.set_title(name, fontsize=8)
+        ax.axis("on")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[-1, 0].set_xlabel("time →", fontsize=8)
+    axes[-1, 0].set_ylabel("feature", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def time_profiles(profiles: Mapping[str, Tensor], *, box: tuple[int, int] | None = None,
+                  title: str | None = None) -> Figure:
+    """Share of saliency per time step, one line per model; ``box`` shades the informative steps."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    if box is not None:
+        ax.axvspan(box[0], box[1] - 1, color="tab:green", alpha=0.12, label="informative steps")
+    for name, profile in profiles.items():
+        ax.plot(profile.detach().cpu().numpy(), label=name)
+    ax.set(xlabel="time step", ylabel="share of |saliency|")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -96,6 +96,7 @@ class Profile:
         n_quick: training-set size of the quick retrains behind the k and λ sliders.
         n_robust, robust_epochs: training-set size and epochs of notebook 6, where all four regimes
             (standard, SGT, adversarial training, ASGT) train with one recipe.
+        n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
     """
 
     name: str
@@ -112,6 +113,8 @@ class Profile:
     n_quick: int
     n_robust: int | None
     robust_epochs: int
+    n_series: int
+    series_epochs: int
 
     def scaled(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
@@ -121,13 +124,16 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         "ci", image_dataset="digits", image_model="small_cnn", width=16, n_train=1297, n_test=500, epochs=4,
-        batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297, n_robust=1297, robust_epochs=8),
+        batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297, n_robust=1297, robust_epochs=8,
+        n_series=600, series_epochs=3),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
-        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3),
+        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
+        n_series=1000, series_epochs=10),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
-        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10),
+        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
+        n_series=1000, series_epochs=30),
 }
 
 

@@ -123,7 +123,9 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
     steps_per_epoch = -(-n // batch_size)
     probe = slice(0, min(n, 5000))
     history = History()
-    with tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False) as bar:
+    # At most one redraw a second: a notebook bar is a widget, and every redraw is a message to the
+    # front end (thousands of them can overflow the kernel's message queue and drop the cell's end).
+    with tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, mininterval=1.0) as bar:
         for epoch in range(epochs):
             model.train()
             start, total, order = time.perf_counter(), 0.0, torch.randperm(n, generator=generator)

@@ -165,3 +165,42 @@ def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_m
         control.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HBox([eps, attack, sample]), output])
+
+
+def render_series_saliency(models: dict[str, nn.Module], x: Tensor, y: int, mask: Tensor, method: str = "gradient",
+                           title: str = "") -> Figure:
+    """One time series (steps, features): the input, its ground truth and each model's saliency map."""
+    from sgt_course.plots import series_heatmaps
+
+    panels = {"input": x, "ground truth": mask.float()}
+    label = torch.tensor([y], device=x.device)
+    for name, model in models.items():
+        panels[f"{name}: {LABELS[method]}"] = attribute(method, model, x[None], label)[0].abs()
+    return series_heatmaps(panels, title=title, ncols=len(panels))
+
+
+def timeseries_explorer(train: Callable[[str, str, float, float], tuple[nn.Module, nn.Module, object]],
+                        layouts: Sequence[str], architectures: Sequence[str] = ("lstm", "tcn"), *,
+                        k: float = 0.5, lam: float = 1.0) -> widgets.VBox:
+    """Layout, model, k and λ: ``train(layout, architecture, k, lam)`` returns (standard, SGT, test set),
+    and one test series with its ground truth and both saliency maps redraws in place."""
+    layout = widgets.Dropdown(options=list(layouts), description="layout")
+    architecture = widgets.Dropdown(options=list(architectures), description="model")
+    k_slider = widgets.FloatSlider(k, min=0.0, max=0.9, step=0.1, description="k", continuous_update=False)
+    lam_slider = widgets.FloatSlider(lam, min=0.0, max=3.0, step=0.25, description="λ", continuous_update=False)
+    status = widgets.Label()
+    output = widgets.Output()
+
+    def update(_: object = None) -> None:
+        status.value = "training ..."
+        start = time.perf_counter()
+        standard, sgt, test = train(layout.value, architecture.value, k_slider.value, lam_slider.value)
+        status.value = f"ready in {time.perf_counter() - start:.1f} s"
+        positive = int(torch.nonzero(test.y == 1)[0])
+        redraw_in(output, lambda: render_series_saliency({"standard": standard, "SGT": sgt}, test.x[positive], 1,
+                                                         test.mask[positive]))
+
+    for control in (layout, architecture, k_slider, lam_slider):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([layout, architecture]), widgets.HBox([k_slider, lam_slider]), status, output])

@@ -166,3 +166,21 @@ def test_asgt_checker_accepts_the_library_and_explains_mistakes(capsys):
                               (build(drop_clean=True), "clean term")]:
         assert not check_asgt_loss(student)
         assert expected in capsys.readouterr().out
+
+
+def test_series_figure_and_explorer(monkeypatch):
+    from sgt_course.data.timeseries import make_benchmark
+    from sgt_course.models import build_timeseries_model
+    from sgt_course.widgets import render_series_saliency, timeseries_explorer
+
+    torch.manual_seed(0)
+    data = make_benchmark("middle", n=4, steps=20, features=20)
+    models = {"a": build_timeseries_model("tcn", features=20, hidden=4).eval()}
+    figure = render_series_saliency(models, data.x[0], int(data.y[0]), data.mask[0])
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == ["input", "ground truth", "a: Gradient"]
+    asked, drawn = [], []
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: drawn.append(render()))
+    box = timeseries_explorer(lambda *args: asked.append(args) or (models["a"], models["a"], data), ["middle", "rare_time"])
+    layout, architecture = box.children[0].children
+    layout.value = "rare_time"
+    assert asked == [("middle", "lstm", 0.5, 1.0), ("rare_time", "lstm", 0.5, 1.0)] and len(drawn) == 2
