@@ -240,3 +240,53 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
         if torch.allclose(result, wrong, rtol=0.0, atol=1e-5):
             return _verdict(False, explanation)
     return _verdict(False, f"Your loss is {result.item():.4f}; Algorithm 2 gives {reference.item():.4f}.")
+
+
+def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float], float]) -> bool:
+    """Check ``student(model, tokens, scores, fraction) -> float``: for ONE text (tokens (L,), no padding),
+    p_j(X) − p_j(X ∖ R) with R its top round(fraction · L) tokens (at least 1), X ∖ R padded back to
+    length L with 0, and j the predicted class."""
+    from sgt_course.metrics import comprehensiveness
+    from sgt_course.models import BiLSTMClassifier
+
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(30, embed_dim=8, hidden=8).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(20.0)
+    tokens = torch.randint(1, 30, (12,))
+    scores = torch.rand(12)
+    fraction = 0.25
+    expected = comprehensiveness(model, tokens[None], scores[None], bins=(fraction,)).item()
+    try:
+        result = float(student(model, tokens.clone(), scores.clone(), fraction))
+    except NotImplementedError:
+        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    if abs(result - expected) < 1e-5:
+        return _verdict(True, f"Correct: comprehensiveness {result:.4f}.")
+    with torch.no_grad():
+        probabilities = torch.softmax(model(tokens[None]), 1)[0]
+        top = scores.argsort(descending=True)[:3]
+        def padded(kept_tokens: Tensor) -> Tensor:  # back to length 12 with padding, as the batch metric does
+            return F.pad(kept_tokens, (0, 12 - len(kept_tokens)))[None]
+
+        rest = tokens[torch.isin(torch.arange(12), top, invert=True)]
+        only = tokens[top.sort().values]
+        removed = probabilities - torch.softmax(model(padded(rest)), 1)[0]
+        kept = probabilities - torch.softmax(model(padded(only)), 1)[0]
+        lowest = scores.argsort()[:3]
+        rest_low = tokens[torch.isin(torch.arange(12), lowest, invert=True)]
+        removed_low = probabilities - torch.softmax(model(padded(rest_low)), 1)[0]
+        unpadded = probabilities - torch.softmax(model(rest[None]), 1)[0]
+    j, other = int(probabilities.argmax()), 1 - int(probabilities.argmax())
+    if abs(result - kept[j].item()) < 1e-5:
+        return _verdict(False, "You kept only the rationale R: that is sufficiency. Comprehensiveness removes R.")
+    if abs(result - removed[other].item()) < 1e-5:
+        return _verdict(False, "Use the probability of the *predicted* class j = argmax f(X).")
+    if abs(result - removed_low[j].item()) < 1e-5:
+        return _verdict(False, "R is the *highest*-scoring tokens; you removed the lowest.")
+    if abs(result - unpadded[j].item()) < 1e-5:
+        return _verdict(False, "Pad X ∖ R back to the text's length with 0: the model reads fixed-length batches.")
+    return _verdict(False, f"Your value is {result:.4f}; the reference is {expected:.4f}. Remove the top "
+                           f"round(fraction · L) tokens (keeping the others in order) and compare p_j.")

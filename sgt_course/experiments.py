@@ -19,8 +19,9 @@ from torch import nn
 from sgt_course import losses
 from sgt_course.attacks import make_attack
 from sgt_course.data import ImageSet, load_images
+from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
-from sgt_course.models import build_model, build_timeseries_model
+from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_model
 from sgt_course.runtime import Profile
 from sgt_course.training import History, fit, load_or_train
 
@@ -91,8 +92,35 @@ def timeseries_model(profile: Profile, architecture: str, regime: str, train: Ti
                     settings=settings)
 
 
+def text_data(profile: Profile, device: object = "cpu") -> tuple[TextSet, TextSet]:
+    """The language notebook's training and test sets: ERASER Movies (``gpu`` profile; planted reviews
+    when it cannot be had) or generated reviews with planted rationale words, sized by the profile."""
+    if profile.text_dataset == "movies":
+        train = load_movies("train").head(profile.n_text)
+        test = load_movies("test", vocab=train.vocab)
+    else:
+        train = make_planted_reviews(profile.n_text or 4000, seed=0)
+        test = make_planted_reviews(500, seed=1)
+    return train.to(device), test.to(device)
+
+
+def text_model(profile: Profile, regime: str, train: TextSet, test: TextSet | None = None, *, seed: int = 0,
+               progress: bool = True, **settings: object) -> tuple[nn.Module, History]:
+    """A BiLSTM of width ``profile.text_width`` trained on ``train`` under ``regime`` for
+    ``profile.text_epochs``, from the cache when it is there."""
+    width = profile.text_width
+
+    def build() -> nn.Module:
+        return BiLSTMClassifier(len(train.vocab), train.n_classes, embed_dim=width, hidden=width)
+
+    return _trained(f"{train.source}-bilstm", {"model": "bilstm", "width": width, "vocab": len(train.vocab)}, build,
+                    profile, regime, train, test, epochs=profile.text_epochs, seed=seed, progress=progress,
+                    settings=settings)
+
+
 def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], profile: Profile,
-             regime: str, train: ImageSet | TimeSeriesSet, test: ImageSet | TimeSeriesSet | None, *, epochs: int,
+             regime: str, train: ImageSet | TimeSeriesSet | TextSet, test: ImageSet | TimeSeriesSet | TextSet | None, *,
+             epochs: int,
              seed: int, progress: bool, settings: dict[str, object]) -> tuple[nn.Module, History]:
     """Train (or load) a model: the cache key holds the data, the model, the regime and the recipe."""
     loss_fn = regime_loss(regime, **settings)

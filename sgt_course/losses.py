@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course.attacks import Attack, make_attack
-from sgt_course.masking import check_fraction, mask_bottom_k
+from sgt_course.masking import check_fraction, mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
-from sgt_course.saliency import attribute, per_pixel
+from sgt_course.saliency import attribute, per_pixel, token_saliency
 
 
 class LossFn(Protocol):
@@ -50,6 +50,8 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
 
     1. I = sort(S(X)): saliency of the true class y, taken **in eval mode** as the authors' code does;
     2. X̃ = M_k(I, X): the k lowest-saliency features replaced (:func:`~sgt_course.masking.mask_bottom_k`);
+       for text (integer token ids) each masked token becomes the previous salient token
+       (:func:`~sgt_course.masking.mask_tokens_bottom_k`), the saliency taken on the embeddings;
     3. L = CE(f(X), y) + λ · KL(softmax f(X) ‖ softmax f(X̃)), the clean output not detached.
 
     Args:
@@ -69,6 +71,14 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         raise ValueError(f"lam must be >= 0; got {lam!r}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    if not x.is_floating_point():  # token ids: text masking by the previous salient token
+        if reuse_forward:
+            raise ValueError("reuse_forward is not available for text; the saliency is taken on the embeddings")
+        with eval_mode(model):
+            scores = token_saliency(model, x, y, saliency)
+        masked, _ = mask_tokens_bottom_k(x, scores, k)
+        logits = model(x)
+        return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
     if reuse_forward:
         if saliency != "gradient":
             raise ValueError(f"reuse_forward only works with saliency='gradient'; got {saliency!r}")

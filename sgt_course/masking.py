@@ -90,3 +90,35 @@ def mask_top_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Replace the ``round(k · n_features)`` *most* salient features (for removal curves); see :func:`mask_bottom_k`."""
     return mask_bottom_k(x, -saliency, k, fill, generator)
+
+
+def mask_tokens_bottom_k(tokens: Tensor, scores: Tensor, k: float) -> tuple[Tensor, Tensor]:
+    """M_k for text (Ismail et al. 2021): replace, per sample, the ``round(k · n)`` real tokens of lowest
+    score (n = the sample's non-padding tokens) by the previous salient (unmasked) token.
+
+    A masked token with no salient token before it (the start of the text) takes the first salient
+    token after it. Padding (id 0) is never chosen and never copied; at least one token stays salient.
+
+    Args:
+        tokens: token ids (N, L), 0 = padding.
+        scores: token saliency (N, L), higher = more salient.
+        k: the fraction of each sample's tokens to mask, in [0, 1).
+    Returns:
+        (masked tokens (N, L), mask (N, L) bool, True where a token was replaced).
+    """
+    check_fraction("k", k)
+    if tokens.is_floating_point() or tokens.ndim != 2:
+        raise TypeError(f"tokens must be integer ids of shape (N, L); got {tokens.dtype} {tuple(tokens.shape)}")
+    if scores.shape != tokens.shape:
+        raise ValueError(f"scores must have the tokens' shape {tuple(tokens.shape)}; got {tuple(scores.shape)}")
+    real = tokens != 0
+    n_real = real.sum(1)
+    n_masked = torch.minimum((k * n_real.float()).round().long(), (n_real - 1).clamp_min(0))
+    lowest_first = (-scores.detach().float()).masked_fill(~real, float("-inf"))
+    mask = top_k_mask(lowest_first, n_masked)
+    salient = real & ~mask
+    positions = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+    previous = torch.where(salient, positions, torch.full_like(positions, -1)).cummax(1).values
+    first = salient.float().argmax(1, keepdim=True).expand_as(tokens)
+    source = torch.where(previous >= 0, previous, first)
+    return torch.where(mask, tokens.gather(1, source), tokens), mask

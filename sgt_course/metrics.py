@@ -229,3 +229,60 @@ def saliency_over_time(saliency_map: Tensor) -> Tensor:
     s = saliency_map.detach().abs()
     s = s / s.flatten(1).sum(1).clamp_min(1e-12)[:, None, None]
     return s.sum(2).mean(0)
+
+
+AOPC_BINS = (0.01, 0.05, 0.1, 0.2, 0.5)
+
+
+def keep_tokens(tokens: Tensor, keep: Tensor) -> Tensor:
+    """The kept tokens of each row, in order, moved to the front and padded with 0: (N, L) -> (N, L)."""
+    order = (~keep).long().argsort(dim=1, stable=True)
+    compact = tokens.gather(1, order)
+    return compact.masked_fill(torch.arange(tokens.shape[1], device=tokens.device) >= keep.sum(1, keepdim=True), 0)
+
+
+def _rationale(tokens: Tensor, scores: Tensor, fraction: float) -> Tensor:
+    """The top ``fraction`` of each sample's real tokens by score (at least one): a bool mask (N, L)."""
+    real = tokens != 0
+    n = (fraction * real.sum(1).float()).round().long().clamp_min(1)
+    return top_k_mask(scores.float().masked_fill(~real, float("-inf")), n) & real
+
+
+def _class_probability(model: nn.Module, tokens: Tensor, target: Tensor) -> Tensor:
+    return torch.softmax(predict(model, tokens), 1).gather(1, target[:, None]).squeeze(1)
+
+
+def comprehensiveness(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tuple[float, ...] = AOPC_BINS,
+                      target: Tensor | None = None) -> Tensor:
+    """ERASER comprehensiveness (DeYoung et al. 2020), per sample, averaged over ``bins`` (AOPC):
+
+        f(X)_j − f(X ∖ R)_j,   R = the top-q tokens by ``scores``, q in bins, j = the predicted class
+
+    Higher = removing the rationale hurts more = the scores found what the model uses.
+    """
+    return _eraser(model, tokens, scores, bins, target, remove=True)
+
+
+def sufficiency(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tuple[float, ...] = AOPC_BINS,
+                target: Tensor | None = None) -> Tensor:
+    """ERASER sufficiency, per sample, averaged over ``bins``: f(X)_j − f(R)_j with R alone kept.
+
+    Lower = the rationale alone is enough for the prediction.
+    """
+    return _eraser(model, tokens, scores, bins, target, remove=False)
+
+
+def _eraser(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tuple[float, ...], target: Tensor | None,
+            remove: bool) -> Tensor:
+    if scores.shape != tokens.shape:
+        raise ValueError(f"scores must have the tokens' shape {tuple(tokens.shape)}; got {tuple(scores.shape)}")
+    if not bins or any(not 0 < q <= 1 for q in bins):
+        raise ValueError(f"bins must be fractions in (0, 1]; got {bins!r}")
+    target = predict(model, tokens).argmax(1) if target is None else target
+    full = _class_probability(model, tokens, target)
+    total = torch.zeros_like(full)
+    for fraction in bins:
+        rationale = _rationale(tokens, scores, fraction)
+        kept = keep_tokens(tokens, (tokens != 0) & ~rationale) if remove else keep_tokens(tokens, rationale)
+        total += full - _class_probability(model, kept, target)
+    return total / len(bins)

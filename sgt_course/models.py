@@ -225,3 +225,60 @@ def build_timeseries_model(name: str, *, features: int, n_classes: int = 2, hidd
     if name == "tcn":
         return TCN(features, n_classes, hidden)
     raise ValueError(f"model must be one of {', '.join(TIMESERIES_MODELS)}; got {name!r}")
+
+
+class BiLSTMClassifier(nn.Module):
+    """A bidirectional LSTM over word embeddings, max-pooled over time, then a linear layer.
+
+    Input token ids (N, L) with 0 = padding (its embedding is the zero vector); output logits
+    (N, n_classes). Saliency for text is taken with respect to the embedded input: :meth:`embed`
+    gives it and :meth:`forward_embedded` continues from it, so every saliency method of
+    :mod:`sgt_course.saliency` applies to ``model.forward_embedded`` unchanged (see
+    :func:`sgt_course.saliency.token_saliency`). Padding is read like any token (no packing), which
+    keeps the embedded view a plain function of one tensor.
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int = 2, embed_dim: int = 64, hidden: int = 64) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True, bidirectional=True)
+        self.classifier = nn.Linear(2 * hidden, n_classes)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Embeddings (N, L, E) of token ids (N, L)."""
+        return self.embedding(tokens)
+
+    def forward_embedded(self, embedded: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n_classes) from embeddings (N, L, E)."""
+        with torch.backends.cudnn.flags(enabled=self.training or not embedded.is_cuda):
+            output, _ = self.lstm(embedded)
+        return self.classifier(output.amax(1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.forward_embedded(self.embed(tokens))
+
+
+class EmbeddedInput(nn.Module):
+    """A text model seen as a function of its embedded input, e (N, L, E) -> logits, for the saliency methods."""
+
+    def __init__(self, model: BiLSTMClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, embedded: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_embedded(embedded)
+
+
+def load_glove(model: BiLSTMClassifier, path: str, itos: Sequence[str]) -> int:
+    """Initialize ``model``'s embeddings from a GloVe text file (``word v1 v2 ...`` per line) for the
+    words of the vocabulary ``itos``; returns how many words were found. Never downloads anything."""
+    dim = model.embedding.embedding_dim
+    index = {word: i for i, word in enumerate(itos)}
+    found = 0
+    with open(path, encoding="utf8") as handle, torch.no_grad():
+        for line in handle:
+            word, *values = line.rstrip().split(" ")
+            if word in index and len(values) == dim:
+                model.embedding.weight[index[word]] = torch.tensor([float(v) for v in values])
+                found += 1
+    return found

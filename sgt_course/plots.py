@@ -257,3 +257,22 @@ def time_profiles(profiles: Mapping[str, Tensor], *, box: tuple[int, int] | None
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def highlight_tokens(words: Sequence[str], scores: Sequence[float] | Tensor, *, label: str = "",
+                     rationale: Sequence[bool] | None = None) -> str:
+    """HTML of the words with a background whose strength is each word's score (scaled to the maximum);
+    rationale words, when given, are underlined."""
+    import html
+
+    values = [float(v) for v in (scores.tolist() if isinstance(scores, Tensor) else scores)]
+    if len(values) != len(words):
+        raise ValueError(f"scores must have one value per word; got {len(values)} for {len(words)} words")
+    top = max(max(values, default=0.0), 1e-12)
+    spans = []
+    for i, (word, value) in enumerate(zip(words, values)):
+        underline = "text-decoration: underline;" if rationale is not None and rationale[i] else ""
+        spans.append(f'<span style="background: rgba(230, 80, 20, {max(value, 0.0) / top:.2f}); padding: 1px 2px; '
+                     f'{underline}">{html.escape(word)}</span>')
+    head = f"<b>{html.escape(label)}</b>: " if label else ""
+    return f'<div style="line-height: 1.9; font-family: sans-serif; margin: 4px 0">{head}{" ".join(spans)}</div>'

@@ -222,3 +222,23 @@ def per_token(saliency: Tensor) -> Tensor:
     if saliency.ndim != 3:
         raise ValueError(f"saliency must have shape (N, tokens, embedding); got {tuple(saliency.shape)}")
     return saliency.sum(-1)
+
+
+def token_saliency(model: nn.Module, tokens: Tensor, target: int | Tensor, method: str = "gradient",
+                   **method_kwargs: object) -> Tensor:
+    """Text: one score per token, (N, L) -> (N, L), for a model with ``embed`` and ``forward_embedded``.
+
+    The map is taken with respect to the embedded input and summed over the embedding dimension
+    (:func:`per_token`); the score is its magnitude. Padding (id 0) scores 0.
+    """
+    from sgt_course.models import EmbeddedInput
+
+    if not hasattr(model, "embed") or not hasattr(model, "forward_embedded"):
+        raise TypeError(f"model must have embed() and forward_embedded() (e.g. BiLSTMClassifier); got "
+                        f"{type(model).__name__}")
+    if not isinstance(tokens, Tensor) or tokens.is_floating_point() or tokens.ndim != 2:
+        raise TypeError(f"tokens must be an integer tensor of shape (N, L); got {getattr(tokens, 'dtype', tokens)!r}")
+    with torch.no_grad():
+        embedded = model.embed(tokens)
+    scores = per_token(attribute(method, EmbeddedInput(model), embedded, target, **method_kwargs)).abs()
+    return scores.masked_fill(tokens == 0, 0.0)

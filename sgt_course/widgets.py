@@ -204,3 +204,49 @@ def timeseries_explorer(train: Callable[[str, str, float, float], tuple[nn.Modul
         control.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HBox([layout, architecture]), widgets.HBox([k_slider, lam_slider]), status, output])
+
+
+def render_token_saliency(models: dict[str, nn.Module], tokens: Tensor, vocab: object, target: int | None = None,
+                          method: str = "gradient", rationale: Tensor | None = None) -> str:
+    """HTML: one line per model, the text's tokens shaded by their saliency for ``target`` (default:
+    each model's prediction), with the predicted class and its probability."""
+    from sgt_course.plots import highlight_tokens
+    from sgt_course.saliency import token_saliency
+
+    row = tokens[None]
+    real = int((tokens != 0).sum())
+    words = vocab.decode(tokens[:real].tolist())
+    lines = []
+    for name, model in models.items():
+        with torch.no_grad():
+            probability = torch.softmax(model.eval()(row), 1)[0]
+        predicted = int(probability.argmax())
+        scores = token_saliency(model, row, predicted if target is None else target, method)[0, :real]
+        flags = None if rationale is None else rationale[:real].tolist()
+        lines.append(highlight_tokens(words, scores, rationale=flags,
+                                      label=f"{name} → class {predicted} ({probability[predicted]:.0%})"))
+    return "".join(lines)
+
+
+def text_explorer(models: dict[str, nn.Module], vocab: object, text: str = "") -> widgets.VBox:
+    """Type a sentence: its token saliency under each model redraws as you type (HTML, no figure)."""
+    from IPython.display import HTML
+
+    from sgt_course.data.text import tokenize
+
+    box = widgets.Text(value=text, description="text", layout=widgets.Layout(width="90%"), continuous_update=True)
+    method = widgets.Dropdown(options=[(LABELS[m], m) for m in ("gradient", "input_x_gradient",
+                                                                "integrated_gradients")], description="method")
+    output = widgets.Output()
+
+    def update(_: object = None) -> None:
+        ids = vocab.encode(tokenize(box.value)) or [1]
+        html = render_token_saliency(models, torch.tensor(ids), vocab, method=method.value)
+        with output:
+            output.clear_output(wait=True)
+            display(HTML(html))
+
+    for control in (box, method):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([box, method, output])
