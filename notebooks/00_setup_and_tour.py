@@ -67,6 +67,9 @@ print(runtime.describe(profile, device))
 profile
 
 # %% [markdown]
+# Later notebooks do these steps in one call: `profile, device = runtime.start(seed=0)`.
+
+# %% [markdown]
 # ## 2 · Data
 #
 # Images are held in memory as tensors with values in **[0, 1]**; each model normalizes inside its

@@ -43,10 +43,7 @@ import torch
 
 from sgt_course import runtime
 
-profile = runtime.get_profile()
-device = runtime.get_device()
-runtime.seed_everything(0)
-print(runtime.describe(profile, device))
+profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 
 # %% [markdown]
 # ## 1 · The benchmark

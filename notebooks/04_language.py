@@ -43,10 +43,7 @@ from sgt_course import runtime
 from sgt_course.experiments import text_data, text_model
 from sgt_course.training import evaluate
 
-profile = runtime.get_profile()
-device = runtime.get_device()
-runtime.seed_everything(0)
-print(runtime.describe(profile, device))
+profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 train, test = text_data(profile, device)
 print(f"{train.source}: {len(train)} training and {len(test)} test texts, vocabulary of {len(train.vocab)}, "
       f"up to {train.tokens.shape[1]} tokens")

@@ -43,10 +43,7 @@ from sgt_course import runtime
 from sgt_course.experiments import image_data, image_model
 from sgt_course.training import evaluate
 
-profile = runtime.get_profile()
-device = runtime.get_device()
-runtime.seed_everything(0)
-print(runtime.describe(profile, device))
+profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 train, test = image_data(profile, device)
 standard, _ = image_model(profile, "standard", train, test)   # both from notebook 2's cache
 sgt, _ = image_model(profile, "sgt", train, test, k=0.5, lam=1.0)

@@ -133,6 +133,16 @@ def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = N
     return fig
 
 
+def _finish(fig: Figure, ax: plt.Axes, title: str | None) -> Figure:
+    """The common end of a one-axes line figure: grid, legend, title, layout."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *, ylabel: str,
                xlabel: str = "", title: str | None = None) -> Figure:
     """One line per named curve over shared categorical x positions."""
@@ -141,12 +151,7 @@ def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *
         ax.plot(range(len(values)), list(values), marker="o", label=name)
     ax.set_xticks(range(len(x_labels)), x_labels, rotation=45, ha="right", fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title)
 
 
 def _plot_curves(ax: plt.Axes, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str,
@@ -251,12 +256,7 @@ def time_profiles(profiles: Mapping[str, Tensor], *, box: tuple[int, int] | None
     for name, profile in profiles.items():
         ax.plot(profile.detach().cpu().numpy(), label=name)
     ax.set(xlabel="time step", ylabel="share of |saliency|")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title)
 
 
 def highlight_tokens(words: Sequence[str], scores: Sequence[float] | Tensor, *, label: str = "",

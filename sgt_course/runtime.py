@@ -183,3 +183,12 @@ def describe(profile: Profile | None = None, device: torch.device | None = None)
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     return (f"profile={profile.name} device={device}{gpu} torch={torch.__version__} "
             f"threads={torch.get_num_threads()} cache={cache_dir()}")
+
+
+def start(seed: int = 0) -> tuple[Profile, torch.device]:
+    """A notebook's first step in one call: the run profile and the device, every generator seeded
+    with ``seed``, and one printed line saying where and how big this run is."""
+    profile, device = get_profile(), get_device()
+    seed_everything(seed)
+    print(describe(profile, device))
+    return profile, device

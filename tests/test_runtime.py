@@ -73,3 +73,13 @@ def test_cache_and_data_folders(monkeypatch, tmp_path):
 def test_describe_mentions_profile_and_device():
     line = runtime.describe(runtime.get_profile("ci"), torch.device("cpu"))
     assert "profile=ci" in line and "device=cpu" in line
+
+
+def test_start_seeds_and_says_where_it_runs(monkeypatch, capsys):
+    monkeypatch.setenv("SGT_COURSE_PROFILE", "ci")
+    monkeypatch.setenv("SGT_COURSE_DEVICE", "cpu")
+    profile, device = runtime.start(seed=5)
+    first = torch.rand(3)
+    runtime.start(seed=5)
+    assert profile.name == "ci" and device == torch.device("cpu") and torch.equal(first, torch.rand(3))
+    assert capsys.readouterr().out.count("profile=ci device=cpu") == 2
