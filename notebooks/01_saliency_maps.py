@@ -214,6 +214,8 @@ saliency_explorer(model, test.x[:32], test.y[:32], class_names=test.class_names)
 # `check_gradient` tells you what is wrong, if anything.
 
 # %%
+import torch
+
 from sgt_course.exercises import check_gradient
 
 

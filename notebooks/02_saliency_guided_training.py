@@ -227,6 +227,8 @@ sgt_explorer(train_sgt, quick_standard, xe[:64], ye[:64], k=K, lam=LAM)
 # Hints: `saliency.flatten(1).argsort(1)` sorts each image's pixels; `torch.rand_like` draws the fills.
 
 # %%
+import torch
+
 from sgt_course.exercises import check_mask_bottom_k
 
 

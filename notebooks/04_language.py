@@ -186,6 +186,8 @@ text_explorer({"standard": standard, "SGT": sgt}, train.vocab,
 # included), and return $p_j(X) - p_j(X \setminus R)$ with $j$ the predicted class.
 
 # %%
+import torch
+
 from sgt_course.exercises import check_comprehensiveness
 
 

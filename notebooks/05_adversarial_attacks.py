@@ -148,6 +148,7 @@ attack_explorer(models, test.x[:32], test.y[:32], eps_max=0.3, class_names=test.
 # model in a different mode than you found it.
 
 # %%
+import torch
 import torch.nn.functional as F
 
 from sgt_course.exercises import check_fgsm

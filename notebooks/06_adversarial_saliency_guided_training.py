@@ -226,6 +226,7 @@ sgt_explorer(train_asgt, quick_standard, xa[:64], ya[:64], label="ASGT")
 # %%
 import torch.nn.functional as F
 
+from sgt_course import saliency
 from sgt_course.exercises import check_asgt_loss
 from sgt_course.losses import kl_divergence
 from sgt_course.masking import mask_bottom_k

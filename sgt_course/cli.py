@@ -4,6 +4,7 @@
     sgt-course run --profile ci       # execute every notebook, print each one's wall time
     sgt-course test                   # unit tests + every notebook under nbval (ci profile)
     sgt-course sync                   # regenerate the .ipynb files from their .py sources
+    sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exercises(args: argparse.Namespace) -> int:
+    folder = notebook_tools.repo_root() / "notebooks"
+    written = notebook_tools.write_student_versions(folder)
+    for path in written:
+        print(f"wrote {path.relative_to(folder.parent)}")
+    if args.check and written:
+        print("the student notebooks were out of date; commit the files above")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgt-course", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="regenerate notebooks/*.ipynb from their .py sources")
     sync.add_argument("--check", action="store_true", help="only report pairs that are out of sync")
     sync.set_defaults(handler=_sync)
+
+    exercises = sub.add_parser("exercises", help="write notebooks/student/: the notebooks with solutions stubbed out")
+    exercises.add_argument("--check", action="store_true", help="fail when a student notebook was out of date")
+    exercises.set_defaults(handler=_exercises)
     return parser
 
 

@@ -120,3 +120,43 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, output)
     return Execution(notebook.name, seconds, error)
+
+
+SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+STUDENT_FOLDER = "student"
+
+
+def strip_solutions(source: str) -> str:
+    """A cell's source with each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block replaced by a stub."""
+    return SOLUTION.sub(lambda m: f'{m["indent"]}raise NotImplementedError("your code here")\n', source)
+
+
+def exercise_cells(notebook: object) -> list[int]:
+    """Indices of the code cells that hold a solution block."""
+    return [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and SOLUTION.search(cell.source)]
+
+
+def write_student_versions(folder: Path) -> list[Path]:
+    """Write ``<folder>/student/NN_*.ipynb``: each course notebook with its solutions replaced by stubs
+    (prose, checkers and everything else kept, no outputs); return the files that changed."""
+    import jupytext
+
+    written = []
+    for source in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
+        notebook = jupytext.read(source)
+        cells = exercise_cells(notebook)
+        if not cells:
+            continue
+        for index in cells:
+            notebook.cells[index].source = strip_solutions(notebook.cells[index].source)
+        for index, cell in enumerate(notebook.cells):
+            cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
+        notebook.metadata.pop("jupytext", None)
+        notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+        target = folder / STUDENT_FOLDER / source.with_suffix(".ipynb").name
+        target.parent.mkdir(exist_ok=True)
+        before = target.read_text() if target.exists() else None
+        jupytext.write(notebook, target, fmt="ipynb")
+        if target.read_text() != before:
+            written.append(target)
+    return written
