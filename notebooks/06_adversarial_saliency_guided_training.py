@@ -113,11 +113,12 @@ for attack_name, by_model in robustness.items():
 
 # %%
 # The paper's claim on robustness: under PGD at the headline ε, ASGT beats the standard and SGT models.
-# Measured on two seeds in the ci profile (ε = 0.1): ASGT 50.8% and 51.6%, the better of standard and
-# SGT 7.0% and 10.9%; the assertion keeps half the smaller margin (41 points).
+# Measured (ε = 0.1 on the digits): ci profile, two seeds — ASGT 50.8% and 51.6%, the better of standard
+# and SGT 7.0% and 10.9%; cpu profile (MNIST CNN) — ASGT 64.5%, the better of the two 44.5%.
+# The assertion keeps half the smallest margin (19.5 points).
 pgd_headline = {name: curve.at(HEADLINE_EPS) for name, curve in robustness["PGD"].items()}
 print("PGD at the headline ε:", {k: f"{v:.1%}" for k, v in pgd_headline.items()})
-assert pgd_headline["ASGT"] > max(pgd_headline["standard"], pgd_headline["SGT"]) + 0.2, pgd_headline
+assert pgd_headline["ASGT"] > max(pgd_headline["standard"], pgd_headline["SGT"]) + 0.09, pgd_headline
 
 # %% [markdown]
 # ## 4 · Interpretability (the seminar's Fig. 11)
@@ -136,10 +137,6 @@ plot_removal_curves(removal, title="gradient-ranked removal");
 for name, curve in removal.items():
     print(f"{name:>9}: removal-curve area {curve.area():.3f}, accuracy with 50% removed {curve.at(0.5):.1%}")
 
-# %%
-# Measured on two seeds (ci profile): ASGT's gradient ranks the decisive pixels first more than
-# PGD-AT's does (area 0.364 vs 0.427 and 0.349 vs 0.434), and SGT's most of all. Half the smaller margin:
-assert removal["ASGT"].area() < removal["PGD-AT"].area() - 0.03, {k: v.area() for k, v in removal.items()}
 
 # %% [markdown]
 # ## 5 · Attack first, or mask first?
@@ -176,15 +173,18 @@ for name, row in summary.items():
 # %% [markdown]
 # **What reproduced, and what did not.** Read the table above (your run prints its own numbers):
 #
-# - *Robustness.* ASGT is far more robust under PGD at the training radius than the standard and
-#   SGT models, which lose almost everything — the cell above asserts it. The paper reports +35
-#   points for MNIST at ε = 0.2; on the `ci` profile's blurry digits and its seconds of training we
-#   can only test ε = 0.1.
+# - *Robustness.* ASGT is more robust under PGD at the training radius than the standard and SGT
+#   models — by 41-44 points in the ci profile, 20 points with the MNIST CNN of the cpu profile —
+#   and the cell above asserts it. The paper reports +35 points for MNIST at ε = 0.2; on the blurry
+#   offline digits we train and test at ε = 0.1.
 # - *Against PGD adversarial training.* With the same budget, ASGT and PGD-AT were about equally
-#   robust under PGD (51% vs 50% and 52% vs 44% on our two seeds): we do not assert a winner. PGD-AT
-#   gave up more clean accuracy (90% and 78% against ASGT's 94% and 91%).
-# - *Interpretability.* ASGT's removal curve fell faster than PGD-AT's (asserted above) but not as
-#   fast as SGT's: the masking term brings back part of what adversarial training alone loses.
+#   robust under PGD (51% vs 50% and 52% vs 44% on our two ci seeds, 64.5% vs 62.9% in the cpu
+#   profile): we do not assert a winner. PGD-AT gave up more clean accuracy (90%, 78% and 91%
+#   against ASGT's 94%, 91% and 94%).
+# - *Interpretability.* SGT's removal curve falls fastest in every run. Whether ASGT's falls faster
+#   than PGD-AT's depends on the setting: with the ci profile's small CNN it did on both seeds (area
+#   0.364 vs 0.427 and 0.349 vs 0.434), with the authors' MNIST CNN (cpu profile) the two were equal
+#   (0.391 vs 0.393). So we do not assert the paper's interpretability advantage for ASGT.
 # - *Cost.* Each ASGT step runs the attack, a saliency pass and three forward passes: compare the
 #   seconds per epoch above (benchmarks/ measures the step ratio against PGD-AT).
 #
@@ -253,5 +253,5 @@ assert check_asgt_loss(my_asgt_loss)
 # - ASGT = adversarial training + SGT's masking consistency, applied to the adversarial example
 #   (`losses.asgt_loss`); the attack comes before the masking.
 # - Trained with the same recipe, ASGT resisted PGD at the training radius where the standard and
-#   SGT models collapsed, and kept more clean accuracy than PGD adversarial training in our runs.
+#   SGT models fell far lower, and kept more clean accuracy than PGD adversarial training in our runs.
 # - It costs an attack, a saliency pass and three forward passes per step.
