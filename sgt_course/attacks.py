@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course.models import eval_mode
+from sgt_course.runtime import draw
 
 Attack = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
@@ -92,9 +93,7 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float | None 
     x = x.detach()
     x_adv = x.clone()
     if random_start:
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype,
-                           device="cpu" if generator is None else generator.device).to(x.device)
-        x_adv = torch.clamp(x + (2 * noise - 1) * eps, 0.0, 1.0)
+        x_adv = torch.clamp(x + (2 * draw(x, generator) - 1) * eps, 0.0, 1.0)
     with eval_mode(model):
         for _ in range(steps):
             x_adv = _project(x_adv + alpha * loss_gradient(model, x_adv, y).sign(), x, eps)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from sgt_course.attacks import Attack, make_attack
 from sgt_course.masking import check_fraction, mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
-from sgt_course.saliency import attribute, per_pixel, token_saliency
+from sgt_course.saliency import attribute, feature_scores, token_saliency
 
 
 class LossFn(Protocol):
@@ -36,11 +36,6 @@ def standard_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
     """KL(softmax p ‖ softmax q), averaged over the batch; gradients flow into both arguments."""
     return F.kl_div(F.log_softmax(q_logits, 1), F.log_softmax(p_logits, 1), reduction="batchmean", log_target=True)
-
-
-def _feature_scores(saliency_map: Tensor) -> Tensor:
-    """Images are masked per pixel (max |s| over channels); other inputs per feature."""
-    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
 
 
 def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
@@ -85,10 +80,10 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         inputs = x.detach().clone().requires_grad_(True)
         logits = model(inputs)
         (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, retain_graph=True)
-        scores = _feature_scores(grad)
+        scores = feature_scores(grad)
     else:
         with eval_mode(model):
-            scores = _feature_scores(attribute(saliency, model, x, y))
+            scores = feature_scores(attribute(saliency, model, x, y))
         logits = model(x)
     masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
     return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
@@ -135,7 +130,7 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float
 
     def masked(inputs: Tensor) -> Tensor:
         with eval_mode(model):
-            scores = _feature_scores(attribute(saliency, model, inputs, y))
+            scores = feature_scores(attribute(saliency, model, inputs, y))
         return mask_bottom_k(inputs.detach(), scores, k, fill=fill, generator=generator)[0]
 
     if order == "attack_then_mask":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sgt_course.runtime import draw
+
 FILLS = ("uniform", "mean", "zero")
 
 
@@ -56,9 +58,7 @@ def fill_values(x: Tensor, fill: str = "uniform", generator: torch.Generator | N
     if fill == "mean":
         return flat.mean(1).view(per_sample).expand_as(x)
     low, high = flat.amin(1).view(per_sample), flat.amax(1).view(per_sample)
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype,
-                       device="cpu" if generator is None else generator.device).to(x.device)
-    return low + (high - low) * noise
+    return low + (high - low) * draw(x, generator)
 
 
 def mask_bottom_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from sgt_course.masking import check_fraction, mask_top_k, top_k_mask
-from sgt_course.saliency import attribute, per_pixel
+from sgt_course.saliency import attribute, feature_scores
 from sgt_course.training import predict
 
 
@@ -105,8 +105,7 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
         check_fraction("fractions", fraction)
     if method in ("smoothgrad", "random") and generator is not None:
         method_kwargs = {"generator": generator, **method_kwargs}
-    scores = attribute(method, model, x, y, **method_kwargs)
-    scores = per_pixel(scores) if scores.ndim == 4 else scores.abs()
+    scores = feature_scores(attribute(method, model, x, y, **method_kwargs))
     accuracy = []
     for fraction in fractions:
         removed, _ = mask_top_k(x, scores, fraction, fill=fill, generator=generator)

@@ -161,6 +161,17 @@ def get_profile(name: str | None = None) -> Profile:
     return PROFILES[name]
 
 
+def draw(like: torch.Tensor, generator: torch.Generator | None = None, *, normal: bool = False,
+         dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Random numbers shaped like ``like``, on its device and in its dtype: U[0, 1), or N(0, 1) when
+    ``normal``. They come from ``generator`` (drawn on its device) or torch's global generator, in
+    ``dtype`` (default: like's), so a seed gives the same numbers wherever the tensor lives."""
+    sample = torch.randn if normal else torch.rand
+    values = sample(like.shape, generator=generator, dtype=dtype or like.dtype,
+                    device="cpu" if generator is None else generator.device)
+    return values.to(device=like.device, dtype=like.dtype)
+
+
 def cache_dir() -> Path:
     """The folder for cached checkpoints: $SGT_COURSE_CACHE, else ``~/.cache/sgt-course``."""
     if os.environ.get(CACHE_ENV):

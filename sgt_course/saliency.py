@@ -21,6 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from sgt_course.runtime import draw
+
 SaliencyFn = Callable[..., Tensor]
 
 
@@ -160,9 +162,9 @@ def smoothgrad(model: nn.Module, x: Tensor, target: int | Tensor, samples: int =
     value_range = (x.flatten(1).amax(1) - x.flatten(1).amin(1)).view(-1, *([1] * (x.ndim - 1)))
     # Noise for sample i's copies is contiguous, (N * samples, ...), as Captum's NoiseTunnel lays it out.
     # Drawn in float32 whatever x's dtype, so a seed gives the same noise as Captum's torch.normal.
-    noise = torch.randn((x.shape[0] * samples, *x.shape[1:]), generator=generator,
-                        device="cpu" if generator is None else generator.device).to(x)
-    noisy = x.repeat_interleave(samples, 0) + noise * (sigma * value_range).repeat_interleave(samples, 0)
+    copies = x.repeat_interleave(samples, 0)
+    noise = draw(copies, generator, normal=True, dtype=torch.float32)
+    noisy = copies + noise * (sigma * value_range).repeat_interleave(samples, 0)
 
     def chunk(rows: Tensor, classes: Tensor) -> Tensor:
         grads = _target_gradient(model, rows, classes)
@@ -178,8 +180,7 @@ def random_saliency(model: nn.Module, x: Tensor, target: int | Tensor,
     """A map of uniform random numbers shaped like ``x``: the floor every real method must beat."""
     _check_input(x)
     _target_index(target, x.shape[0], x.device)
-    return torch.rand(x.shape, generator=generator, dtype=x.dtype,
-                      device="cpu" if generator is None else generator.device).to(x.device)
+    return draw(x, generator)
 
 
 METHODS: dict[str, SaliencyFn] = {
@@ -215,6 +216,12 @@ def per_pixel(saliency: Tensor, how: str = "max") -> Tensor:
     if how == "mean":
         return saliency.abs().mean(1, keepdim=True)
     raise ValueError(f"how must be 'max' or 'mean'; got {how!r}")
+
+
+def feature_scores(saliency_map: Tensor) -> Tensor:
+    """One non-negative score per maskable feature: per pixel for images (:func:`per_pixel`), the
+    magnitude of each value for time series and flat features."""
+    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
 
 
 def per_token(saliency: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from sgt_course.metrics import spearman
-from sgt_course.saliency import attribute, per_pixel
+from sgt_course.saliency import attribute, feature_scores
 
 NOISY_METHODS = ("smoothgrad", "random")
 
@@ -39,11 +39,6 @@ def randomize_top_down(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, n
             yield name, copy.deepcopy(randomized)
 
 
-def _comparable(saliency_map: Tensor) -> Tensor:
-    """Images compare per pixel (|.| over channels); other inputs compare |.| per feature."""
-    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
-
-
 def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, method: str, *, seed: int = 0,
                             **method_kwargs: object) -> list[tuple[str, float]]:
     """Mean Spearman correlation between the trained model's map and the map after each randomization step.
@@ -58,7 +53,7 @@ def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, m
     def saliency_of(network: nn.Module) -> Tensor:
         # Methods that draw noise get the same noise for every model, so only the model differs.
         noise = {"generator": torch.Generator().manual_seed(seed)} if method in NOISY_METHODS else {}
-        return _comparable(attribute(method, network, x, target, **noise, **method_kwargs))
+        return feature_scores(attribute(method, network, x, target, **noise, **method_kwargs))
 
     reference = saliency_of(model)
     curve = [("original", 1.0)]
