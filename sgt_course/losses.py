@@ -38,6 +38,23 @@ def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
     return F.kl_div(F.log_softmax(q_logits, 1), F.log_softmax(p_logits, 1), reduction="batchmean", log_target=True)
 
 
+def _check_weights(x: Tensor, y: Tensor, k: float, lam: float) -> None:
+    check_fraction("k", k)
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0; got {lam!r}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+
+
+def masked_by_saliency(model: nn.Module, x: Tensor, y: Tensor, k: float, saliency: str = "gradient",
+                       fill: str = "uniform", generator: torch.Generator | None = None) -> Tensor:
+    """M_k(sort S(X), X): ``x`` with its k least salient features replaced, the saliency of class ``y``
+    taken in eval mode (the model's mode is restored). Shared by SGT (on X) and ASGT (on X')."""
+    with eval_mode(model):
+        scores = feature_scores(attribute(saliency, model, x, y))
+    return mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)[0]
+
+
 def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
              saliency: str = "gradient", fill: str = "uniform", reuse_forward: bool = False,
              generator: torch.Generator | None = None) -> Tensor:
@@ -61,11 +78,7 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
             per step. Only for ``saliency="gradient"``.
         generator: source of the uniform fill.
     """
-    check_fraction("k", k)
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0; got {lam!r}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    _check_weights(x, y, k, lam)
     if not x.is_floating_point():  # token ids: text masking by the previous salient token
         if reuse_forward:
             raise ValueError("reuse_forward is not available for text; the saliency is taken on the embeddings")
@@ -80,12 +93,10 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         inputs = x.detach().clone().requires_grad_(True)
         logits = model(inputs)
         (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, retain_graph=True)
-        scores = feature_scores(grad)
+        masked, _ = mask_bottom_k(x.detach(), feature_scores(grad), k, fill=fill, generator=generator)
     else:
-        with eval_mode(model):
-            scores = feature_scores(attribute(saliency, model, x, y))
+        masked = masked_by_saliency(model, x, y, k, saliency, fill, generator)
         logits = model(x)
-    masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
     return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
 
 
@@ -119,27 +130,18 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float
         order: ``"attack_then_mask"`` (Algorithm 2) or ``"mask_then_attack"``, Li et al.'s SGA order:
             X̃ = M_k(S(X), X) first, then X̃' = attack(X̃), which takes the place of both X' and X̃'.
     """
-    check_fraction("k", k)
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0; got {lam!r}")
+    _check_weights(x, y, k, lam)
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
     attack = attack or make_attack("pgd", 0.3, steps=10)
-
-    def masked(inputs: Tensor) -> Tensor:
-        with eval_mode(model):
-            scores = feature_scores(attribute(saliency, model, inputs, y))
-        return mask_bottom_k(inputs.detach(), scores, k, fill=fill, generator=generator)[0]
 
     if order == "attack_then_mask":
         adversarial = attack(model, x, y)
-        adversarial_masked = masked(adversarial)
+        adversarial_masked = masked_by_saliency(model, adversarial, y, k, saliency, fill, generator)
         adversarial_logits = model(adversarial)
         masked_logits = model(adversarial_masked)
     else:
-        adversarial = attack(model, masked(x), y)
+        adversarial = attack(model, masked_by_saliency(model, x, y, k, saliency, fill, generator), y)
         adversarial_logits = masked_logits = model(adversarial)
     clean_logits = model(x)
     return (F.cross_entropy(clean_logits, y) + F.cross_entropy(adversarial_logits, y)
