@@ -21,6 +21,21 @@ def _verdict(passed: bool, message: str) -> bool:
     return passed
 
 
+class _Failed(Exception):
+    """The student's function could not be run; the verdict has been printed."""
+
+
+def _run(student: Callable[..., object], *args: object) -> object:
+    """Call the student's function; a stub or an error becomes a printed verdict and :class:`_Failed`."""
+    try:
+        return student(*args)
+    except NotImplementedError:
+        _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
+        _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+    raise _Failed
+
+
 def _close(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
@@ -46,11 +61,9 @@ def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bo
     model, x, target = _case()
     x_before = x.clone()
     try:
-        result = student(model, x, target)
-    except NotImplementedError:
-        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
-    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+        result = _run(student, model, x, target)
+    except _Failed:
+        return False
     if not isinstance(result, Tensor):
         return _verdict(False, f"Return a tensor shaped like x; you returned {type(result).__name__}.")
     if result.shape != x.shape:
@@ -97,11 +110,9 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
     scores = torch.rand(6, 1, 8, 8)
     k = 0.3
     try:
-        result = student(x.clone(), scores.clone(), k)
-    except NotImplementedError:
-        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
-    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+        result = _run(student, x.clone(), scores.clone(), k)
+    except _Failed:
+        return False
     if not (isinstance(result, tuple) and len(result) == 2):
         return _verdict(False, "Return a pair (x_masked, mask).")
     masked, mask = result
@@ -144,11 +155,9 @@ def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) ->
     x[:, :, 0, 0], x[:, :, -1, -1] = 0.0, 1.0  # pixels on the edges of [0, 1]: clipping matters
     eps = 0.1
     try:
-        result = student(model, x.clone(), target, eps)
-    except NotImplementedError:
-        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
-    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+        result = _run(student, model, x.clone(), target, eps)
+    except _Failed:
+        return False
     if not isinstance(result, Tensor) or result.shape != x.shape:
         return _verdict(False, f"Return adversarial images shaped like x, {tuple(x.shape)}.")
     if model.training:
@@ -194,11 +203,9 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
         return fn(*args, **kwargs)
 
     try:
-        result = seeded(student, model, x, target, k, lam, attack)
-    except NotImplementedError:
-        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
-    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+        result = seeded(_run, student, model, x, target, k, lam, attack)
+    except _Failed:
+        return False
     if not isinstance(result, Tensor) or result.ndim != 0:
         return _verdict(False, "Return the loss as a scalar tensor.")
     if not result.requires_grad:
@@ -258,11 +265,9 @@ def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float]
     fraction = 0.25
     expected = comprehensiveness(model, tokens[None], scores[None], bins=(fraction,)).item()
     try:
-        result = float(student(model, tokens.clone(), scores.clone(), fraction))
-    except NotImplementedError:
-        return _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
-    except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        return _verdict(False, f"Your function raised {type(error).__name__}: {error}")
+        result = float(_run(student, model, tokens.clone(), scores.clone(), fraction))
+    except _Failed:
+        return False
     if abs(result - expected) < 1e-5:
         return _verdict(True, f"Correct: comprehensiveness {result:.4f}.")
     with torch.no_grad():

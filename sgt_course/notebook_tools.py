@@ -70,16 +70,23 @@ def sync(folder: Path) -> list[Path]:
     written = []
     for py in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
         notebook = jupytext.read(py)
-        for index, cell in enumerate(notebook.cells):  # stable ids: a re-sync of unchanged cells is no diff
-            cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
-        notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
         notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-        target = py.with_suffix(".ipynb")
-        before = target.read_text() if target.exists() else None
-        jupytext.write(notebook, target, fmt="ipynb")
-        if target.read_text() != before:
-            written.append(target)
+        if _write_if_changed(notebook, py.with_suffix(".ipynb")):
+            written.append(py.with_suffix(".ipynb"))
     return written
+
+
+def _write_if_changed(notebook: object, target: Path) -> bool:
+    """Write ``notebook`` to ``target`` as .ipynb with stable cell ids (a re-write of unchanged cells
+    is no diff) and a Python 3 kernel; return whether the file changed."""
+    import jupytext
+
+    for index, cell in enumerate(notebook.cells):
+        cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
+    notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+    before = target.read_text() if target.exists() else None
+    jupytext.write(notebook, target, fmt="ipynb")
+    return target.read_text() != before
 
 
 @dataclass
@@ -149,14 +156,9 @@ def write_student_versions(folder: Path) -> list[Path]:
             continue
         for index in cells:
             notebook.cells[index].source = strip_solutions(notebook.cells[index].source)
-        for index, cell in enumerate(notebook.cells):
-            cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
         notebook.metadata.pop("jupytext", None)
-        notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
         target = folder / STUDENT_FOLDER / source.with_suffix(".ipynb").name
         target.parent.mkdir(exist_ok=True)
-        before = target.read_text() if target.exists() else None
-        jupytext.write(notebook, target, fmt="ipynb")
-        if target.read_text() != before:
+        if _write_if_changed(notebook, target):
             written.append(target)
     return written
