@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from sgt_course.masking import check_fraction, mask_top_k, top_k_mask
 from sgt_course.saliency import attribute, feature_scores
-from sgt_course.training import predict
+from sgt_course.training import as_tensors, predict
 
 
 def _check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -99,8 +99,7 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
     ``fill`` (:func:`~sgt_course.masking.mask_top_k`) and the unchanged model is evaluated. A steeper
     fall means the map ranked the features the model needs first. Images are ranked per pixel.
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    as_tensors((x, y))  # the same batch size, or a ValueError saying so
     for fraction in fractions:
         check_fraction("fractions", fraction)
     if method in ("smoothgrad", "random") and generator is not None:
@@ -141,8 +140,7 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
     """
     from sgt_course.attacks import get_attack
 
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    as_tensors((x, y))  # the same batch size, or a ValueError saying so
     run = get_attack(attack)
     accuracy = []
     for eps in eps_values:

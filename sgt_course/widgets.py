@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from sgt_course.plots import saliency_grid
 from sgt_course.saliency import LABELS, METHODS, attribute
+from sgt_course.training import as_tensors
 
 
 def redraw_in(output: widgets.Output, render: Callable[[], Figure]) -> None:
@@ -40,8 +41,7 @@ def render_saliency(model: nn.Module, x: Tensor, target: int, method: str, signe
 def saliency_explorer(model: nn.Module, x: Tensor, y: Tensor, methods: Sequence[str] = tuple(METHODS),
                       class_names: Sequence[str] = ()) -> widgets.VBox:
     """Pick a sample, a method and signed/absolute; the map redraws in place."""
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
+    as_tensors((x, y))  # the same batch size, or a ValueError saying so
     sample = widgets.IntSlider(0, 0, x.shape[0] - 1, description="sample")
     method = widgets.Dropdown(options=[(LABELS[m], m) for m in methods], description="method")
     signed = widgets.ToggleButtons(options=[("absolute", False), ("signed", True)], description="values")
