@@ -74,19 +74,16 @@ train, test = image_data(profile, device)
 # evaluate at ε = 0.1 and say so.
 
 # %%
-EPS_TRAIN = {"mnist": 0.2, "digits": 0.1}[train.source]
+from sgt_course.experiments import TRAINING_EPS, robust_models, robust_recipe, robust_regimes
+
+EPS_TRAIN = TRAINING_EPS[train.source]
 HEADLINE_EPS = EPS_TRAIN
-recipe = profile.scaled(epochs=profile.robust_epochs, lr=1e-3)  # lr 1e-3: PGD training at 3e-3 collapsed
+recipe = robust_recipe(profile)  # the profile's robust_epochs at lr 1e-3: PGD training at 3e-3 collapsed
 data = train.head(profile.n_robust)
-REGIMES = {
-    "standard": ("standard", {}),
-    "SGT": ("sgt", {"k": 0.5, "lam": 1.0}),
-    "PGD-AT": ("adversarial", {"attack": "pgd", "eps": EPS_TRAIN, "steps": 10}),
-    "ASGT": ("asgt", {"k": 0.5, "lam": 1.0, "attack": "pgd", "eps": EPS_TRAIN, "steps": 10}),
-}
-models, histories = {}, {}
+REGIMES = robust_regimes(EPS_TRAIN)
 for name, (regime, settings) in REGIMES.items():
-    models[name], histories[name] = image_model(recipe, regime, data, test, **settings)
+    print(f"{name:>9}: regime {regime!r}, settings {settings}")
+models, histories = robust_models(profile, train, test)
 for name, model in models.items():
     print(f"{name:>9}: clean test accuracy {evaluate(model, test):.1%}, "
           f"{sum(histories[name].seconds) / histories[name].epochs:.1f} s per epoch")

@@ -5,12 +5,14 @@
     sgt-course test                   # unit tests + every notebook under nbval (ci profile)
     sgt-course sync                   # regenerate the .ipynb files from their .py sources
     sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
+    sgt-course slides --profile cpu   # build the seminar deck into slides/build/index.html
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,14 +50,32 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _ensure_chromium() -> None:
+    """The browser tests (e2e/) need Debian's Chromium: install it when it is missing and this is a
+    Debian machine where we are root (as in CI); otherwise say that those tests will be skipped."""
+    if os.environ.get("SGT_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
+        print("Chromium not found, and installing it needs apt-get as root: the browser tests in e2e/ will be "
+              "skipped (install Debian's `chromium` package to run them)", flush=True)
+        return
+    print("Installing Debian's chromium for the browser tests (apt-get, about a minute) ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(
+            ["apt-get", "install", "-y", "-qq", "chromium"], env=env, stdout=subprocess.DEVNULL):
+        print("apt-get could not install chromium: the browser tests in e2e/ will be skipped", flush=True)
+
+
 def _test(args: argparse.Namespace) -> int:
     root = notebook_tools.repo_root()
+    if not args.pytest_args or any(a.startswith("e2e") for a in args.pytest_args):
+        _ensure_chromium()
     env = dict(os.environ, SGT_COURSE_PROFILE=args.profile, MPLBACKEND="Agg")
     if not args.keep_cache:
         # A fresh cache: the notebooks must train what they use, not load a stale model.
         env["SGT_COURSE_CACHE"] = tempfile.mkdtemp(prefix="sgt-course-test-")
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-               *(args.pytest_args or ["tests", "notebooks"])]
+               *(args.pytest_args or ["tests", "notebooks", "e2e"])]
     print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')}")
     print("$ " + " ".join(command), flush=True)
     return subprocess.call(command, cwd=root, env=env)
@@ -84,6 +104,24 @@ def _exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slides(args: argparse.Namespace) -> int:
+    from sgt_course import slides
+
+    root = notebook_tools.repo_root()
+    source = Path(args.source) if args.source else root / "slides" / "deck.py"
+    output = Path(args.output) if args.output else root / "slides" / "build"
+    print(f"Building the deck {source.name} in the {args.profile!r} profile (figures from the cached models; "
+          "the first build trains them) ...", flush=True)
+    try:
+        deck = slides.build(source, output, profile=args.profile, timeout=args.timeout)
+    except RuntimeError as error:
+        print(f"sgt-course slides: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {deck.html}: {deck.slides} slides, {deck.figures} figures, cells ran {deck.seconds:.1f} s. Open it in a browser "
+          "(it needs no network); press S for the speaker view.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgt-course", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run the unit tests and every notebook under nbval")
     test.add_argument("--profile", choices=tuple(PROFILES), default="ci", help="run profile (default: ci)")
     test.add_argument("--keep-cache", action="store_true", help="reuse the checkpoint cache instead of a fresh one")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="paths or options for pytest (default: tests notebooks)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="paths or options for pytest (default: tests notebooks e2e)")
     test.set_defaults(handler=_test)
 
     sync = sub.add_parser("sync", help="regenerate notebooks/*.ipynb from their .py sources")
@@ -114,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     exercises = sub.add_parser("exercises", help="write notebooks/student/: the notebooks with solutions stubbed out")
     exercises.add_argument("--check", action="store_true", help="fail when a student notebook was out of date")
     exercises.set_defaults(handler=_exercises)
+
+    deck = sub.add_parser("slides", help="build the seminar deck (reveal.js) from slides/deck.py")
+    deck.add_argument("--profile", choices=tuple(PROFILES), default=os.environ.get("SGT_COURSE_PROFILE") or "cpu",
+                      help="run profile of the figures (default: $SGT_COURSE_PROFILE or cpu)")
+    deck.add_argument("--source", help="the deck's source (default: slides/deck.py)")
+    deck.add_argument("--output", help="folder for index.html and its assets (default: slides/build/)")
+    deck.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
+    deck.set_defaults(handler=_slides)
     return parser
 
 

@@ -106,15 +106,27 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
     last line is returned, and the partly executed notebook is still saved to ``output``.
     """
     import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    seconds, error = run_cells(nb, notebook.parent, profile=profile, timeout=timeout)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, output)
+    return Execution(notebook.name, seconds, error)
+
+
+def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = 1800) -> tuple[float, str | None]:
+    """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
+
+    Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     if profile is not None:
         os.environ["SGT_COURSE_PROFILE"] = profile
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     start, error = time.perf_counter(), None
     try:
         client.execute()
@@ -122,11 +134,7 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
         lines = [line for line in text.strip().splitlines() if line.strip()]
         error = lines[-1] if lines else "cell failed"
-    seconds = time.perf_counter() - start
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, output)
-    return Execution(notebook.name, seconds, error)
+    return time.perf_counter() - start, error
 
 
 SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)

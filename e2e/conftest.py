@@ -1,0 +1,74 @@
+"""End-to-end tests in a real browser: Debian's Chromium driven by Playwright (no browser download).
+
+They use the checkpoint cache of the whole test run ($SGT_COURSE_CACHE, set by ``sgt-course test``),
+so the models the notebooks trained before are loaded, not trained again. Without Chromium or
+Playwright they are skipped, saying what to install.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+#: Flags for a headless Chromium on a machine with no network and no display, running as root.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    """$SGT_COURSE_CHROMIUM, else Debian's ``chromium`` (or ``chromium-browser``) on the PATH."""
+    return os.environ.get("SGT_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache() -> None:
+    """Overrides the unit tests' per-test cache: the browser tests share the run's checkpoints."""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium not found: install Debian's `chromium` package (`sgt-course test` does when it runs "
+                    "as root) or point $SGT_COURSE_CHROMIUM at a Chromium binary")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing: pip install -e .[test]")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class WatchedPage:
+    """A browser page and everything it reported: console errors, uncaught exceptions, failed loads,
+    and every URL it requested."""
+
+    page: object
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watched(browser: object) -> Iterator[WatchedPage]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    watched = WatchedPage(context.new_page())
+    watched.page.on("console", lambda message: watched.errors.append(message.text) if message.type == "error" else None)
+    watched.page.on("pageerror", lambda error: watched.errors.append(f"uncaught: {error}"))
+    watched.page.on("requestfailed", lambda request: watched.errors.append(f"failed to load {request.url}"))
+    watched.page.on("request", lambda request: watched.requests.append(request.url))
+    yield watched
+    context.close()
+
+
+def ink_fraction(png: bytes) -> float:
+    """The fraction of a screenshot's pixels that differ from its most common colour (0 for a blank page)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    histogram = image.histogram()
+    return 1 - max(histogram) / sum(histogram)
