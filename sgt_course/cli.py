@@ -6,6 +6,8 @@
     sgt-course sync                   # regenerate the .ipynb files from their .py sources
     sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
     sgt-course slides --profile cpu   # build the seminar deck into slides/build/index.html
+    sgt-course reproduce              # the paper-size experiments (MNIST, CIFAR-10); see --help
+    sgt-course bench --profile ci     # step costs, widget latency, memory (benchmarks/)
 """
 
 from __future__ import annotations
@@ -160,10 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     deck.add_argument("--output", help="folder for index.html and its assets (default: slides/build/)")
     deck.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
     deck.set_defaults(handler=_slides)
+
+    sub.add_parser("reproduce", help="train and evaluate the paper-size experiments (options: reproduce --help)",
+                   add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["reproduce"]:  # its own parser, shared with `torchrun -m sgt_course.reproduce`
+        from sgt_course import reproduce
+
+        return reproduce.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
