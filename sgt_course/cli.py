@@ -49,6 +49,11 @@ def _run(args: argparse.Namespace) -> int:
     failed = [r for r in results if r.error]
     print(f"  {'total':<40} {time.perf_counter() - start:8.1f} s  "
           f"{len(results) - len(failed)} ok, {len(failed)} failed")
+    if sys.platform != "win32":
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB on Linux
+        print(f"  peak RSS of a notebook's kernel: {peak:.2f} GiB")
     return 1 if failed else 0
 
 
@@ -165,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("reproduce", help="train and evaluate the paper-size experiments (options: reproduce --help)",
                    add_help=False)
+    sub.add_parser("bench", help="step costs, widget latency and memory: benchmarks/run.py (options: bench --help)",
+                   add_help=False)
     return parser
 
 
@@ -174,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         from sgt_course import reproduce
 
         return reproduce.main(argv[1:])
+    if argv[:1] == ["bench"]:  # benchmarks/run.py, with its own options
+        return subprocess.call([sys.executable, str(notebook_tools.repo_root() / "benchmarks" / "run.py"), *argv[1:]])
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

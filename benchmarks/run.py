@@ -1,0 +1,133 @@
+"""Every benchmark of the course in one command; prints each figure beside its target.
+
+    python benchmarks/run.py --profile cpu                 # step costs, widget latency, memory
+    python benchmarks/run.py --profile ci --toy            # the same at toy size, in seconds (CI runs this)
+    python benchmarks/run.py --profile cpu --notebooks     # ... and every notebook's wall time
+
+- step costs: ``step_cost.py`` (SGT ÷ standard, ASGT ÷ PGD-AT, masking ÷ SGT step; MNIST CNN, batch 128);
+- widget latency: the ε slider of notebook 5 (attack + maps + figure for two models) and the k/λ
+  retrain of notebook 2 (a quick SGT model trained from scratch at a new setting);
+- memory: peak RSS of this process, and the peak GPU memory of one SGT epoch when there is a GPU;
+- ``--notebooks``: the wall time of each notebook and of the whole course (``sgt-course run``).
+
+``--json FILE`` also writes the figures as JSON. Nothing here asserts a speed: the targets are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import step_cost  # noqa: E402  (the benchmark beside this file)
+
+from sgt_course import runtime  # noqa: E402
+from sgt_course.experiments import image_data, image_model  # noqa: E402
+from sgt_course.losses import sgt_loss  # noqa: E402
+from sgt_course.training import fit  # noqa: E402
+from sgt_course.widgets import render_attack  # noqa: E402
+
+TARGETS = {"ε slider redraw (s)": 0.5, "k/λ retrain (s)": 20.0}
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def widget_latency(profile: runtime.Profile, device: torch.device, repeats: int) -> dict[str, float]:
+    """Seconds from a slider change to a redrawn figure (ε) and to a retrained model (k/λ)."""
+    import matplotlib.pyplot as plt
+
+    train, test = image_data(profile, device)
+    models = {"standard": image_model(profile, "standard", train, test, progress=False)[0],
+              "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, progress=False)[0]}
+    x, y = test.x[:32], test.y[:32]
+
+    def redraw() -> None:
+        plt.close(render_attack(models, x[0], int(y[0]), "pgd", 0.1, test.class_names))
+
+    quick = train.head(profile.n_quick)
+    with tempfile.TemporaryDirectory() as empty:  # a k, λ never trained before: nothing in the cache
+        os.environ["SGT_COURSE_CACHE"], before = empty, os.environ.get("SGT_COURSE_CACHE")
+        start = time.perf_counter()
+        image_model(profile, "sgt", quick, test, k=0.37, lam=0.63, progress=False)
+        retrain = time.perf_counter() - start
+        os.environ.pop("SGT_COURSE_CACHE") if before is None else os.environ.update(SGT_COURSE_CACHE=before)
+    return {"ε slider redraw (s)": _median_seconds(redraw, repeats), "k/λ retrain (s)": retrain}
+
+
+def gpu_sgt_epoch_memory(profile: runtime.Profile, device: torch.device) -> float | None:
+    """Peak GPU memory (GiB) of one SGT epoch on the profile's data and model; None without a GPU."""
+    if device.type != "cuda":
+        return None
+    train, _ = image_data(profile, device)
+    from sgt_course.models import build_model
+
+    model = build_model(profile.image_model, in_channels=train.x.shape[1], width=profile.width).to(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fit(model, train, partial(sgt_loss, k=0.5, lam=1.0), epochs=1, batch_size=profile.batch_size, lr=profile.lr,
+        progress=False)
+    return torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def notebook_times(profile: str) -> str:
+    """`sgt-course run` in the profile: its table of wall times."""
+    run = subprocess.run([sys.executable, "-m", "sgt_course.cli", "run", "--profile", profile,
+                          "--output", tempfile.mkdtemp(prefix="bench-notebooks-")],
+                         capture_output=True, text=True, check=False)
+    return run.stdout
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", choices=tuple(runtime.PROFILES), default="cpu")
+    parser.add_argument("--toy", action="store_true", help="tiny batches and few repeats (seconds, for CI)")
+    parser.add_argument("--notebooks", action="store_true", help="also time every notebook")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args(argv)
+    os.environ["SGT_COURSE_PROFILE"] = args.profile
+    profile, device = runtime.get_profile(args.profile), runtime.get_device()
+    print(f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}, profile {args.profile}")
+    print("\n# step costs")
+    results: dict = {"machine": {"cores": os.cpu_count(), "device": str(device), "torch": torch.__version__,
+                                 "profile": args.profile, "date": time.strftime("%Y-%m-%d")}}
+    results["step cost ratios"] = step_cost.main(["--batch", "16" if args.toy else "128",
+                                                 "--repeats", "3" if args.toy else "20"])
+    print("\n# widget latency")
+    results["widget latency"] = widget_latency(profile, device, repeats=2 if args.toy else 5)
+    for name, seconds in results["widget latency"].items():
+        print(f"  {name:<22} {seconds:7.2f}   (target {TARGETS[name]})")
+    print("\n# memory")
+    results["peak RSS of this process (GiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"  peak RSS of this process: {results['peak RSS of this process (GiB)']:.2f} GiB")
+    gpu = gpu_sgt_epoch_memory(profile, device)
+    results["peak GPU memory of an SGT epoch (GiB)"] = gpu
+    print(f"  peak GPU memory of an SGT epoch: {'no GPU here' if gpu is None else f'{gpu:.2f} GiB'}")
+    if args.notebooks:
+        print("\n# notebooks")
+        results["notebooks"] = notebook_times(args.profile)
+        print(results["notebooks"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+if __name__ == "__main__":
+    main()
