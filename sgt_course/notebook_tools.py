@@ -115,21 +115,28 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
     return Execution(notebook.name, seconds, error)
 
 
-def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = 1800) -> tuple[float, str | None]:
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = 1800,
+              backend: str | None = None) -> tuple[float, str | None]:
     """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
 
+    The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile`` and
+    matplotlib's backend set to ``backend`` (default: $MPLBACKEND, else inline figures).
     Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    env = dict(os.environ)
     if profile is not None:
-        os.environ["SGT_COURSE_PROFILE"] = profile
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        env["SGT_COURSE_PROFILE"] = profile
+    env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     start, error = time.perf_counter(), None
     try:
-        client.execute()
+        client.execute(env=env)
     except CellExecutionError as failure:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
         lines = [line for line in text.strip().splitlines() if line.strip()]
