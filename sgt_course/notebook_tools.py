@@ -127,7 +127,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     env = dict(os.environ)
     if profile is not None:
@@ -141,6 +141,8 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
         lines = [line for line in text.strip().splitlines() if line.strip()]
         error = lines[-1] if lines else "cell failed"
+    except (CellTimeoutError, DeadKernelError) as failure:  # a hung or killed kernel fails this notebook only
+        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}"
     return time.perf_counter() - start, error
 
 
