@@ -1,0 +1,51 @@
+"""`sgt-course test` sets up the browser tests: Chromium is used when present, installed with apt-get
+only as root on Debian, and otherwise the user is told that the browser tests will be skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from sgt_course import cli
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    made = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: made.append(command) or 0)
+    monkeypatch.delenv("SGT_COURSE_CHROMIUM", raising=False)
+    return made
+
+
+def _which(present: set[str]):
+    return lambda name: f"/usr/bin/{name}" if name in present else None
+
+
+def test_a_chromium_on_the_path_is_used_as_it_is(monkeypatch, calls):
+    monkeypatch.setattr(cli.shutil, "which", _which({"chromium", "apt-get"}))
+    cli._ensure_chromium()
+    assert calls == []
+
+
+def test_without_root_nothing_is_installed_and_the_skip_is_announced(monkeypatch, calls, capsys):
+    monkeypatch.setattr(cli.shutil, "which", _which({"apt-get"}))
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000, raising=False)
+    cli._ensure_chromium()
+    assert calls == []
+    assert "will be skipped" in capsys.readouterr().out
+
+
+def test_as_root_on_debian_apt_get_installs_chromium(monkeypatch, calls, capsys):
+    monkeypatch.setattr(cli.shutil, "which", _which({"apt-get"}))
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0, raising=False)
+    cli._ensure_chromium()
+    assert calls == [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]]
+    assert "Installing Debian's chromium" in capsys.readouterr().out
+
+
+def test_a_failed_install_is_reported(monkeypatch, capsys):
+    monkeypatch.delenv("SGT_COURSE_CHROMIUM", raising=False)
+    monkeypatch.setattr(cli.shutil, "which", _which({"apt-get"}))
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0, raising=False)
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: 100)
+    cli._ensure_chromium()
+    assert "could not install chromium" in capsys.readouterr().out
