@@ -27,6 +27,8 @@ def test_the_deck_renders_every_slide_in_chromium(deck: slides.Deck, watched: Wa
         assert page.evaluate("Reveal.getIndices().h") == index
         ink = ink_fraction(page.screenshot())
         assert ink > 0.01, f"slide {index + 1} looks blank ({ink:.2%} of pixels drawn)"
+        height = page.evaluate("Reveal.getCurrentSlide().scrollHeight")
+        assert height <= page.evaluate("Reveal.getConfig().height"), f"slide {index + 1} overflows ({height} px)"
     assert page.evaluate("document.querySelectorAll('.MathJax').length") >= 20, "the equations were not typeset"
     assert page.evaluate("document.querySelectorAll('.MathJax .merror, .MathJax_Error').length") == 0
     assert page.evaluate("document.querySelectorAll('.reveal img').length") == deck.figures >= 5

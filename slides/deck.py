@@ -73,6 +73,9 @@ display(Markdown(f"Every figure: `sgt-course`, run profile **{profile.name}** "
 # - Integrated Gradients: $(X - X_0) \odot \displaystyle\int_0^1 \frac{\partial f_y\big(X_0 + \alpha (X - X_0)\big)}{\partial X}\, d\alpha$
 # - SmoothGrad: $\dfrac{1}{n} \displaystyle\sum_{i=1}^{n} S(X + \varepsilon_i)$, $\ \varepsilon_i \sim \mathrm{N}(0, \sigma^2)$
 
+# %% [markdown]
+# ## What the maps look like
+
 # %%
 xs, ys = test.x[:3], test.y[:3]
 saliency_grid(xs, {saliency.LABELS[m]: saliency.attribute(m, standard, xs, ys, **(seeded() if m == "smoothgrad" else {}))
@@ -109,6 +112,11 @@ saliency_grid(xs, {saliency.LABELS[m]: saliency.attribute(m, standard, xs, ys, *
 # 4. a gradient step on $L$
 #
 # Library: `saliency.gradient` → `masking.mask_bottom_k` → `losses.sgt_loss`
+
+# %% [markdown]
+# ## What SGT feeds the model
+#
+# Each input, its gradient saliency, and the input with its least salient half replaced ($k = 0.5$):
 
 # %%
 xm, ym = test.x[:6], test.y[:6]
