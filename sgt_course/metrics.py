@@ -3,11 +3,13 @@
 - :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
 - :func:`spearman`: how similar two maps are (rank correlation), for sanity checks.
 - :func:`removal_curve`: accuracy as the most salient features are removed (no retraining).
-- :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε.
+- :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε;
+  :func:`robustness_curves` for several models and attacks, :func:`robustness_table` to print them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -127,6 +129,11 @@ class RobustnessCurve:
             raise ValueError(f"eps must be one of {self.eps}; got {eps!r}")
         return self.accuracy[matches[0]]
 
+    def non_increasing(self, tolerance: float = 0.02) -> bool:
+        """Whether accuracy never rises by more than ``tolerance`` from one ε to the next (PGD's random
+        start and the finite sample let it wobble a little)."""
+        return all(b <= a + tolerance for a, b in zip(self.accuracy, self.accuracy[1:]))
+
 
 def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_values: tuple[float, ...], *,
                     batch_size: int = 500, **attack_options: object) -> RobustnessCurve:
@@ -152,6 +159,38 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
         accuracy.append(correct / x.shape[0])
     return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)
 
+
+
+def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps_values: tuple[float, ...], *,
+                      attacks: tuple[str, ...] = ("fgsm", "pgd", "mifgsm"), seed: int = 0,
+                      batch_size: int = 500) -> dict[str, dict[str, RobustnessCurve]]:
+    """:func:`robust_accuracy` of every model under every attack: ``{attack label: {model name: curve}}``.
+
+    PGD's random start comes from a generator seeded with ``seed`` afresh for each model, so every
+    model meets the same draw and a run repeats exactly. Labels are the attacks' display names
+    (``"FGSM"``, ``"PGD"``, ``"MI-FGSM"``), ready for :func:`sgt_course.plots.robustness_panels`.
+    """
+    from sgt_course.attacks import LABELS, get_attack
+
+    for attack in attacks:
+        get_attack(attack)  # an unknown name fails here, before any model is attacked
+    return {LABELS[attack]: {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
+                                                   **_seeded_start(attack, seed))
+                             for name, model in models.items()}
+            for attack in attacks}
+
+
+def _seeded_start(attack: str, seed: int) -> dict[str, torch.Generator]:
+    return {"generator": torch.Generator().manual_seed(seed)} if attack == "pgd" else {}
+
+
+def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str:
+    """The curves of :func:`robustness_curves` as text, one row per (attack, model), one column per ε."""
+    eps = next(iter(next(iter(curves.values())).values())).eps
+    header = f"{'attack':<9}{'model':<10}" + "".join(f"{'ε=' + format(e, '.4g'):<9}" for e in eps)
+    rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
+            for attack, by_model in curves.items() for name, curve in by_model.items()]
+    return "\n".join(line.rstrip() for line in [header, *rows])
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

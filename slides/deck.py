@@ -26,7 +26,7 @@ from IPython.display import Markdown, display
 from sgt_course import runtime, saliency
 from sgt_course.experiments import TRAINING_EPS, image_data, image_model, robust_models
 from sgt_course.masking import mask_bottom_k
-from sgt_course.metrics import removal_curve, robust_accuracy
+from sgt_course.metrics import removal_curve, robustness_curves
 from sgt_course.plots import removal_panels, robustness_panels, saliency_grid, show_images, summary_bars
 from sgt_course.training import evaluate
 
@@ -210,9 +210,8 @@ models, histories = robust_models(profile, train, test, progress=False)
 EPS = TRAINING_EPS[train.source]
 xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
 eps_grid = tuple(round(EPS * f, 4) for f in (0, 0.5, 1.0, 1.5))
-robustness = {attack: {name: robust_accuracy(model, xa, ya, attack, eps_grid, **(seeded() if attack == "pgd" else {}))
-                       for name, model in models.items()} for attack in ("fgsm", "pgd")}
-robustness_panels({a.upper(): curves for a, curves in robustness.items()},
+robustness = robustness_curves(models, xa, ya, eps_grid, attacks=("fgsm", "pgd"))
+robustness_panels(robustness,
                   title=f"same data, epochs and optimizer; adversarial training at ε = {EPS}");
 
 # %% [markdown]
@@ -221,7 +220,7 @@ robustness_panels({a.upper(): curves for a, curves in robustness.items()},
 # %%
 removal = {name: removal_curve(model, xa, ya, "gradient", **seeded()) for name, model in models.items()}
 summary = {name: {"clean accuracy": evaluate(model, test),
-                  f"PGD accuracy, ε={EPS}": robustness["pgd"][name].at(EPS),
+                  f"PGD accuracy, ε={EPS}": robustness["PGD"][name].at(EPS),
                   "removal-curve area ↓": removal[name].area()} for name, model in models.items()}
 summary_bars(summary);
 best_plain = max(summary["standard"][f"PGD accuracy, ε={EPS}"], summary["SGT"][f"PGD accuracy, ε={EPS}"])
