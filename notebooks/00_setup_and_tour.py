@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
 # |---|---|---|---|
 # | `ci` | offline (scikit-learn digits, generated sets) | tiny CNN | tests, exam rooms without network |
 # | `cpu` | MNIST subsets | the authors' MNIST CNN | a laptop |
-# | `gpu` | full MNIST (and CIFAR-10 later) | full size | a GPU, Colab |
+# | `gpu` | full MNIST; CIFAR-10 in notebooks 5 and 6 | full size | a GPU, Colab |
 #
 # Set it with the environment variable `SGT_COURSE_PROFILE`; unset, it is `gpu` with a CUDA GPU
 # and `cpu` otherwise.

@@ -99,6 +99,8 @@ class Profile:
         n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
         text_dataset, n_text, text_epochs, text_width: the language notebook's data (``"planted"``
             reviews or ERASER ``"movies"``), training-set size, epochs and BiLSTM width.
+        cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
+            (:func:`sgt_course.experiments.cifar_profile`), with the sizes above.
     """
 
     name: str
@@ -121,6 +123,7 @@ class Profile:
     n_text: int | None
     text_epochs: int
     text_width: int
+    cifar10: bool
 
     def scaled(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
@@ -132,17 +135,17 @@ PROFILES: dict[str, Profile] = {
         "ci", image_dataset="digits", image_model="small_cnn", width=16, n_train=1297, n_test=500, epochs=4,
         batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297, n_robust=1297, robust_epochs=8,
         n_series=600, series_epochs=3,
-        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32),
+        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, cifar10=False),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
         batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
         n_series=1000, series_epochs=10,
-        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64),
+        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, cifar10=False),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
         batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
         n_series=1000, series_epochs=30,
-        text_dataset="movies", n_text=None, text_epochs=10, text_width=128),
+        text_dataset="movies", n_text=None, text_epochs=10, text_width=128, cifar10=True),
 }
 
 

@@ -1,6 +1,5 @@
 """Datasets: the real torchvision path on tiny files in the datasets' own formats, and the offline fallbacks."""
 
-import os
 import pickle
 import struct
 from urllib.error import URLError
@@ -59,21 +58,6 @@ def test_mnist_without_network_prints_one_line_and_falls_back(tmp_path, monkeypa
     out = capsys.readouterr().out
     assert data.source == "digits" and data.x.shape == (50, 1, 28, 28)
     assert out.count("\n") == 1 and out.startswith("MNIST is not available") and "digits" in out
-
-
-@pytest.fixture
-def cifar_root(tmp_path, monkeypatch):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
-    for name in names:
-        batch = {"data": rng.integers(0, 256, (4, 3072)).astype(np.uint8), "labels": list(range(4))}
-        (folder / name).write_bytes(pickle.dumps(batch))
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{i}" for i in range(10)]}))
-    # Our files cannot match the real archive's MD5 sums; everything else is torchvision's own code.
-    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda path, md5=None: os.path.isfile(path))
-    return tmp_path
 
 
 def test_cifar_reads_the_pickle_batches(cifar_root):

@@ -1,0 +1,105 @@
+"""The shared experiments: CIFAR-10 parts of the gpu profile, run at toy size on files in CIFAR-10's format."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from sgt_course import experiments
+from sgt_course.experiments import (cifar_profile, image_data, image_model, regime_summary, robust_models,
+                                    robust_recipe)
+from sgt_course.metrics import removal_curve, robustness_curves
+from sgt_course.runtime import PROFILES
+
+
+def test_only_the_gpu_profile_runs_cifar10():
+    assert [p.name for p in PROFILES.values() if p.cifar10] == ["gpu"]
+
+
+def test_cifar_profile_swaps_the_data_and_the_model_and_keeps_the_sizes():
+    gpu = PROFILES["gpu"]
+    cifar = cifar_profile(gpu)
+    assert (cifar.image_dataset, cifar.image_model, cifar.width) == ("cifar10", "cifar_resnet", 16)
+    assert cifar.scaled(image_dataset=gpu.image_dataset, image_model=gpu.image_model, width=gpu.width) == gpu
+
+
+def test_in_the_gpu_profile_notebook_6_reuses_notebook_5s_cifar_models():
+    """Notebook 5 trains with the profile's recipe, notebook 6 with :func:`robust_recipe`: in the gpu profile
+    they are the same recipe on the same images, so the standard and SGT models are trained once."""
+    cifar = cifar_profile(PROFILES["gpu"])
+    recipe = robust_recipe(cifar)
+    assert (recipe.epochs, recipe.lr, recipe.batch_size) == (cifar.epochs, cifar.lr, cifar.batch_size)
+    assert cifar.n_robust is None and cifar.n_train is None
+
+
+def test_the_cifar10_parts_at_toy_size(cifar_root, monkeypatch):
+    monkeypatch.setenv("SGT_COURSE_DATA", str(cifar_root))
+    toy = PROFILES["ci"].scaled(n_train=None, n_test=None, n_robust=None, epochs=1, robust_epochs=1, lr=1e-3,
+                                batch_size=8, cifar10=True)
+    cifar = cifar_profile(toy)
+    train, test = image_data(cifar)
+    assert train.source == "cifar10" and train.x.shape == (20, 3, 32, 32) and len(test) == 4
+
+    standard, _ = image_model(cifar, "standard", train, test, progress=False)  # notebook 5
+    image_model(cifar, "sgt", train, test, progress=False, k=0.5, lam=1.0)
+    trained, real_fit = [], experiments.fit
+
+    def spy(*args, **options):
+        trained.append(options["desc"])
+        return real_fit(*args, **options)
+
+    monkeypatch.setattr(experiments, "fit", spy)
+    models, histories = robust_models(cifar, train, test, progress=False)       # notebook 6
+    assert trained == ["adversarial training", "asgt training"], "standard and SGT come from the cache"
+    assert all(torch.equal(a, b) for a, b in zip(models["standard"].parameters(), standard.parameters()))
+
+    eps = (0.0, 0.02, round(8 / 255, 4))
+    curves = robustness_curves(models, test.x, test.y, eps)
+    removal = {name: removal_curve(model, test.x, test.y, "gradient") for name, model in models.items()}
+    summary = regime_summary(models, histories, test, curves["PGD"], removal, 0.02)
+    assert list(summary) == ["standard", "SGT", "PGD-AT", "ASGT"]
+    for row in summary.values():
+        assert list(row) == ["clean accuracy", "PGD accuracy, ε=0.02", "removal-curve area (gradient) ↓",
+                             "seconds per epoch"]
+        assert 0 <= row["clean accuracy"] <= 1 and 0 <= row["PGD accuracy, ε=0.02"] <= 1
+
+
+def test_regime_summary_needs_the_eps_it_was_measured_at(cifar_root, monkeypatch):
+    monkeypatch.setenv("SGT_COURSE_DATA", str(cifar_root))
+    cifar = cifar_profile(PROFILES["ci"].scaled(epochs=1, n_train=None, n_test=None))
+    train, test = image_data(cifar)
+    model, history = image_model(cifar, "standard", train, test, progress=False)
+    curves = robustness_curves({"standard": model}, test.x, test.y, (0.0, 0.1), attacks=("pgd",))
+    removal = {"standard": removal_curve(model, test.x, test.y, "gradient")}
+    with pytest.raises(ValueError, match="eps must be one of"):
+        regime_summary({"standard": model}, {"standard": history}, test, curves["PGD"], removal, 0.02)
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("notebook", ["05_adversarial_attacks", "06_adversarial_saliency_guided_training"])
+def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, monkeypatch, capsys):
+    """The CIFAR-10 cell of notebooks 5 and 6 runs only in the gpu profile, so nbval (ci profile) never
+    takes its branch: run that cell here with a toy profile that has ``cifar10`` set."""
+    import matplotlib.pyplot as plt
+
+    from sgt_course import metrics, plots
+
+    monkeypatch.setenv("SGT_COURSE_DATA", str(cifar_root))
+    cells = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4).cells
+    (source,) = [c.source for c in cells if c.cell_type == "code" and "if profile.cifar10:" in c.source]
+    toy = PROFILES["ci"].scaled(n_train=None, n_test=None, n_robust=None, epochs=1, robust_epochs=1, lr=1e-3,
+                                batch_size=8, n_explain=4, cifar10=True)
+    namespace = {"profile": toy, "device": torch.device("cpu"), "torch": torch,  # what earlier cells define
+                 **{name: getattr(module, name) for module, names in [
+                     (experiments, ["image_data", "image_model", "robust_models", "regime_summary"]),
+                     (metrics, ["removal_curve", "robustness_curves", "robustness_table"]),
+                     (plots, ["robustness_panels", "plot_removal_curves", "summary_bars"])] for name in names}}
+    exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
+    plt.close("all")
+    out = capsys.readouterr().out
+    assert "PGD      standard" in out and "gpu profile" not in out
+    assert set(namespace["cifar_robustness"]["PGD"]) == ({"standard", "SGT", "PGD-AT", "ASGT"} if "06" in notebook
+                                                          else {"standard", "SGT"})
