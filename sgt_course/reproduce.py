@@ -33,7 +33,7 @@ from sgt_course.experiments import TRAINING_EPS, regime_loss, robust_regimes
 from sgt_course.metrics import removal_curve, robust_accuracy
 from sgt_course.models import build_model
 from sgt_course.runtime import get_device, seed_everything
-from sgt_course.training import evaluate
+from sgt_course.training import evaluate, save_atomic
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,6 @@ def _process_group(device: torch.device) -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def _save(state: dict, path: Path) -> None:
-    """Write atomically: an interrupted run never leaves a half-written checkpoint."""
-    partial = path.with_suffix(".tmp")
-    torch.save(state, partial)
-    partial.replace(path)
 
 
 def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, checkpoint: Path, *,
@@ -115,7 +108,7 @@ def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, c
             loss.backward()
             optimizer.step()
         if rank == 0:
-            _save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint)
+            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint)
         if world > 1:
             dist.barrier()
     return model

@@ -148,6 +148,14 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
     return history
 
 
+def save_atomic(state: dict, path: Path) -> None:
+    """``torch.save`` through a temporary file in the same folder, renamed into place: an interrupted
+    run never leaves a half-written checkpoint behind."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        torch.save(state, handle)
+    os.replace(handle.name, path)
+
+
 def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
     """Where :func:`load_or_train` keeps the model ``name`` trained with ``config``.
 
@@ -194,10 +202,7 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
     history = train(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        torch.save({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))},
-                   handle)
-    os.replace(handle.name, path)
+    save_atomic({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))}, path)
     if verbose:
         print(f"trained {name} in {sum(history.seconds):.1f} s and cached it ({path.name})")
     return model.eval(), history
