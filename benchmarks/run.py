@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import step_cost  # noqa: E402  (the benchmark beside this file)
 
 from sgt_course import runtime  # noqa: E402
+from sgt_course.data import ImageSet  # noqa: E402
 from sgt_course.experiments import image_data, image_model  # noqa: E402
 from sgt_course.losses import sgt_loss  # noqa: E402
 from sgt_course.models import build_model  # noqa: E402
@@ -52,11 +53,10 @@ def _median_seconds(fn, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def widget_latency(profile: runtime.Profile, device: torch.device, repeats: int) -> dict[str, float]:
+def widget_latency(profile: runtime.Profile, train: ImageSet, test: ImageSet, repeats: int) -> dict[str, float]:
     """Seconds from a slider change to a redrawn figure (ε) and to a retrained model (k/λ)."""
     import matplotlib.pyplot as plt
 
-    train, test = image_data(profile, device)
     models = {"standard": image_model(profile, "standard", train, test, progress=False)[0],
               "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, progress=False)[0]}
     x, y = test.x[:32], test.y[:32]
@@ -74,26 +74,30 @@ def widget_latency(profile: runtime.Profile, device: torch.device, repeats: int)
     return {"ε slider redraw (s)": _median_seconds(redraw, repeats), "k/λ retrain (s)": retrain}
 
 
-def gpu_sgt_epoch_memory(profile: runtime.Profile, device: torch.device) -> float | None:
+def _fresh_model(profile: runtime.Profile, train: ImageSet) -> torch.nn.Module:
+    """The profile's image model, seeded, untrained, on the data's device."""
+    torch.manual_seed(0)
+    return build_model(profile.image_model, in_channels=train.x.shape[1], width=profile.width).to(train.x.device)
+
+
+def gpu_sgt_epoch_memory(profile: runtime.Profile, train: ImageSet) -> float | None:
     """Peak GPU memory (GiB) of one SGT epoch on the profile's data and model; None without a GPU."""
+    device = train.x.device
     if device.type != "cuda":
         return None
-    train, _ = image_data(profile, device)
-    model = build_model(profile.image_model, in_channels=train.x.shape[1], width=profile.width).to(device)
+    model = _fresh_model(profile, train)
     torch.cuda.reset_peak_memory_stats(device)
     fit(model, train, partial(sgt_loss, k=0.5, lam=1.0), epochs=1, batch_size=profile.batch_size, lr=profile.lr,
         progress=False)
     return torch.cuda.max_memory_allocated(device) / 2**30
 
 
-def sgt_time_to_accuracy(profile: runtime.Profile, device: torch.device, target: float = 0.99,
+def sgt_time_to_accuracy(profile: runtime.Profile, train: ImageSet, test: ImageSet, target: float = 0.99,
                          max_epochs: int = 1) -> dict[str, float]:
     """Train SGT (k = 0.5, λ = 1) on the profile's image data and model, one epoch at a time with one Adam
     optimizer, until the test accuracy reaches ``target`` or ``max_epochs`` have run. Seconds count
     training steps only (:attr:`History.seconds`), not the evaluation after each epoch."""
-    train, test = image_data(profile, device)
-    torch.manual_seed(0)
-    model = build_model(profile.image_model, in_channels=train.x.shape[1], width=profile.width).to(device)
+    model = _fresh_model(profile, train)
     optimizer = torch.optim.Adam(model.parameters(), lr=profile.lr)
     seconds, accuracy, epoch = 0.0, 0.0, 0
     while epoch < max_epochs and accuracy < target:
@@ -130,18 +134,19 @@ def main(argv: list[str] | None = None) -> dict:
     results["step cost ratios"] = step_cost.main(["--batch", "16" if args.toy else "128",
                                                  "--repeats", "3" if args.toy else "20"])
     print("\n# widget latency")
-    results["widget latency"] = widget_latency(profile, device, repeats=2 if args.toy else 5)
+    train, test = image_data(profile, device)  # on the device: what the widgets, memory and accuracy runs use
+    results["widget latency"] = widget_latency(profile, train, test, repeats=2 if args.toy else 5)
     for name, seconds in results["widget latency"].items():
         print(f"  {name:<22} {seconds:7.2f}   (target {TARGETS[name]})")
     print("\n# memory")
     results["peak RSS of this process (GiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"  peak RSS of this process: {results['peak RSS of this process (GiB)']:.2f} GiB")
-    gpu = gpu_sgt_epoch_memory(profile, device)
+    gpu = gpu_sgt_epoch_memory(profile, train)
     results["peak GPU memory of an SGT epoch (GiB)"] = gpu
     print(f"  peak GPU memory of an SGT epoch: {'no GPU here' if gpu is None else f'{gpu:.2f} GiB'}")
     print("\n# time to accuracy")
     epochs = profile.epochs if device.type == "cuda" else 1
-    results["SGT time to 99 % test accuracy"] = reached = sgt_time_to_accuracy(profile, device, max_epochs=epochs)
+    results["SGT time to 99 % test accuracy"] = reached = sgt_time_to_accuracy(profile, train, test, max_epochs=epochs)
     print(f"  SGT on {reached['data']}: {reached['test accuracy']:.2%} test accuracy after {reached['epochs']} "
           f"epoch(s), {reached['training seconds']:.1f} s of training (target on one H100: >= 99 % in < 60 s"
           f"{'' if device.type == 'cuda' else '; no GPU here, so one epoch only'})")
