@@ -140,7 +140,7 @@ def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, Hist
     return {name: {"clean accuracy": evaluate(model, test),
                    f"PGD accuracy, ε={eps:.3g}": pgd[name].at(eps),
                    "removal-curve area (gradient) ↓": removal[name].area(),
-                   "seconds per epoch": sum(histories[name].seconds) / max(histories[name].epochs, 1)}
+                   "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
             for name, model in models.items()}
 
 

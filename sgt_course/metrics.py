@@ -160,7 +160,6 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
     return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)
 
 
-
 def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps_values: tuple[float, ...], *,
                       attacks: tuple[str, ...] = ("fgsm", "pgd", "mifgsm"), seed: int = 0,
                       batch_size: int = 500) -> dict[str, dict[str, RobustnessCurve]]:
@@ -191,6 +190,7 @@ def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str
     rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
             for attack, by_model in curves.items() for name, curve in by_model.items()]
     return "\n".join(line.rstrip() for line in [header, *rows])
+
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

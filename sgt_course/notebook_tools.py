@@ -71,8 +71,9 @@ def sync(folder: Path) -> list[Path]:
     for py in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
         notebook = jupytext.read(py)
         notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-        if _write_if_changed(notebook, py.with_suffix(".ipynb")):
-            written.append(py.with_suffix(".ipynb"))
+        target = py.with_suffix(".ipynb")
+        if _write_if_changed(notebook, target):
+            written.append(target)
     return written
 
 

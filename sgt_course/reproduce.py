@@ -89,7 +89,8 @@ def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, c
         start = state["epoch"]
     network = model
     if world > 1:
-        network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        network = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     loss_fn = regime_loss(regime, **settings)
     block = recipe.batch_size * world
     steps = len(train) // block
@@ -108,7 +109,8 @@ def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, c
             loss.backward()
             optimizer.step()
         if rank == 0:
-            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint)
+            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1},
+                        checkpoint)
         if world > 1:
             dist.barrier()
     return model
@@ -132,9 +134,10 @@ def evaluate_models(models: dict[str, nn.Module], test: ImageSet, recipe: Recipe
     for name, model in models.items():
         removal = removal_curve(model, x, y, "gradient", generator=torch.Generator().manual_seed(0))
         robust = robust_accuracy(model, x, y, "pgd", eps_grid, generator=torch.Generator().manual_seed(0))
-        results[name] = {"clean_accuracy": evaluate(model, test),
-                         "removal": {"fractions": removal.fractions, "accuracy": removal.accuracy, "area": removal.area()},
-                         "pgd": {"eps": robust.eps, "accuracy": robust.accuracy, "at_training_eps": robust.at(recipe.eps)}}
+        results[name] = {
+            "clean_accuracy": evaluate(model, test),
+            "removal": {"fractions": removal.fractions, "accuracy": removal.accuracy, "area": removal.area()},
+            "pgd": {"eps": robust.eps, "accuracy": robust.accuracy, "at_training_eps": robust.at(recipe.eps)}}
     return results
 
 
@@ -196,8 +199,9 @@ def reproduce(datasets: list[str], output: Path, *, regimes: list[str] | None = 
                                         "figures": [p.name for p in _figures(results, name, output)]}
             print(f"{name} ({train.source}, {len(train)} training images, {world} process(es)):")
             for label, r in results.items():
-                print(f"  {label:<9} clean {r['clean_accuracy']:.1%}  PGD@{recipe.eps:.3g} {r['pgd']['at_training_eps']:.1%}"
-                      f"  removal area {r['removal']['area']:.3f}  trained in {r['train_seconds']:.0f} s")
+                print(f"  {label:<9} clean {r['clean_accuracy']:.1%}  "
+                      f"PGD@{recipe.eps:.3g} {r['pgd']['at_training_eps']:.1%}  "
+                      f"removal area {r['removal']['area']:.3f}  trained in {r['train_seconds']:.0f} s")
     if rank == 0:
         (output / "metrics.json").write_text(json.dumps(report, indent=2))
         print(f"wrote {output / 'metrics.json'}")
