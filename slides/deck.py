@@ -108,7 +108,7 @@ saliency_grid(xs, {saliency.LABELS[m]: saliency.attribute(m, standard, xs, ys, *
 #
 # 1. $I = \operatorname{sort}\big(S(X)\big)$ — rank features by gradient saliency
 # 2. $\widetilde X = M_k(X, I)$ — the bottom $k$ features replaced by $\mathrm{U}(\min X, \max X)$
-# 3. $L = \mathrm{CE}\big(f(X), y\big) + \lambda\, \mathrm{KL}\big(\operatorname{softmax} f(\widetilde X)\ \big\|\ \operatorname{softmax} f(X)\big)$
+# 3. $L = \mathrm{CE}\big(f(X), y\big) + \lambda\, \mathrm{KL}\big(\operatorname{softmax} f(X)\ \big\|\ \operatorname{softmax} f(\widetilde X)\big)$
 # 4. a gradient step on $L$
 #
 # Library: `saliency.gradient` → `masking.mask_bottom_k` → `losses.sgt_loss`

@@ -4,6 +4,7 @@ loads its scripts from its own folder."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -41,3 +42,20 @@ def test_export_keeps_figures_drops_printed_text_and_uses_local_scripts(tmp_path
 def test_build_names_a_missing_source(tmp_path):
     with pytest.raises(FileNotFoundError, match="no deck source"):
         slides.build(tmp_path / "nope.py", tmp_path / "out")
+
+
+def test_deck_and_notebooks_write_the_kl_terms_of_algorithms_1_and_2_the_same_way():
+    """SGT: KL(softmax f(X) ‖ softmax f(X̃)); ASGT: KL(softmax f(X̃') ‖ softmax f(X)) — as the seed, the
+    library and the notebooks write them. Read from the deck's source and the two notebooks."""
+    root = Path(__file__).resolve().parents[1]
+    kl = re.compile(r"\\mathrm\{KL\}\\big\(\\operatorname\{softmax\} f\((.+?)\)\\[ ,]\\big\\\|\\[ ,]"
+                    r"\\operatorname\{softmax\} f\((.+?)\)\\big\)")
+    sgt_terms = {("X", r"\tilde X"), ("X", r"\widetilde X")}
+    asgt_terms = {(r"\tilde X'", "X"), (r"\widetilde X'", "X")}
+    for path, expected in (("slides/deck.py", sgt_terms | asgt_terms),
+                           ("notebooks/02_saliency_guided_training.py", sgt_terms),
+                           ("notebooks/06_adversarial_saliency_guided_training.py", asgt_terms)):
+        found = {(p.strip(), q.strip()) for p, q in kl.findall((root / path).read_text())}
+        assert found and found <= expected, (path, found)
+    deck = {(p.strip(), q.strip()) for p, q in kl.findall((root / "slides/deck.py").read_text())}
+    assert deck & sgt_terms and deck & asgt_terms, deck
