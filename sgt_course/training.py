@@ -173,6 +173,30 @@ def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
     return cache_dir() / "checkpoints" / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.pt"
 
 
+def _load_checkpoint(model: nn.Module, path: Path) -> History:
+    """Load ``path`` into ``model`` and return its history; raises if the file is unreadable or does not
+    fit. The weights are checked against the model before any of them is copied in, so a mismatched
+    file leaves the model untouched."""
+    saved = torch.load(path, map_location=_model_device(model), weights_only=True)
+    if not isinstance(saved, dict) or not {"state_dict", "history"} <= saved.keys():
+        raise ValueError("not a checkpoint of this course (no state_dict and history)")
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in saved["state_dict"].items()}
+    misfits = sorted(expected.keys() ^ found.keys()) or [k for k in expected if expected[k] != found[k]]
+    if misfits:
+        key = misfits[0]
+        raise ValueError(f"its weights do not fit {type(model).__name__}: {key} is {found.get(key, 'missing')} "
+                         f"in the file and {expected.get(key, 'absent')} in the model")
+    history = History.from_dict(saved["history"])
+    model.load_state_dict(saved["state_dict"])
+    return history
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
+
+
 def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.Module],
                   train: Callable[[nn.Module], History], *, device: torch.device | str | None = None,
                   retrain: bool = False, verbose: bool = True) -> tuple[nn.Module, History]:
@@ -187,18 +211,24 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
         retrain: ignore the cache and train again.
 
     The checkpoint is written atomically (a temporary file renamed into place) and read back with
-    ``weights_only=True``, so a half-written or foreign file can never be executed as code.
+    ``weights_only=True``, so a half-written or foreign file can never be executed as code. A cached
+    file that cannot be read, or does not fit the model ``build`` makes, is reported in one line and
+    the model is trained again and re-cached: a broken cache never stops a notebook.
     """
     path = checkpoint_path(name, config)
     model = build()
     if device is not None:
         model = model.to(device)
     if path.exists() and not retrain:
-        saved = torch.load(path, map_location=_model_device(model), weights_only=True)
-        model.load_state_dict(saved["state_dict"])
-        if verbose:
-            print(f"loaded {name} from the cache ({path.name})")
-        return model.eval(), History.from_dict(saved["history"])
+        try:
+            history = _load_checkpoint(model, path)
+        except Exception as error:  # any unreadable or mismatched file: say so, then train afresh
+            print(f"the cached {name} ({path}) cannot be used ({_first_line(error)}); training it again")
+            model = build() if device is None else build().to(device)
+        else:
+            if verbose:
+                print(f"loaded {name} from the cache ({path.name})")
+            return model.eval(), history
     history = train(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

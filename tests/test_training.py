@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -8,8 +10,8 @@ from sgt_course.training import History, checkpoint_path, evaluate, fit, load_or
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return load_images("digits", "train", 600), load_images("digits", "test", 200)
+def digits():  # real MNIST digits (MNIST-5k), as in the ci profile
+    return load_images("mnist5k", "train", 600), load_images("mnist5k", "test", 200)
 
 
 def test_fit_learns_digits(digits):
@@ -81,7 +83,7 @@ def test_load_or_train_caches_by_configuration(digits, capsys):
         torch.manual_seed(0)
         return build_model("small_cnn", width=4)
 
-    config = {"data": "digits", "n": 64, "width": 4}
+    config = {"data": "mnist5k", "n": 64, "width": 4}
     first, history = load_or_train("tiny", config, build, train_fn)
     second, cached_history = load_or_train("tiny", config, build, train_fn)
     assert trained == [1], "the second call loads from the cache"
@@ -96,12 +98,53 @@ def test_load_or_train_caches_by_configuration(digits, capsys):
     assert not list(checkpoint_path("tiny", config).parent.glob("*.tmp")), "no temporary files are left"
 
 
-def test_checkpoint_is_loaded_with_weights_only(digits):
-    path = checkpoint_path("tiny", {"a": 1})
-    path.parent.mkdir(parents=True)
-    torch.save({"state_dict": {}, "history": {}, "evil": History()}, path)  # a pickled object
-    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
-        load_or_train("tiny", {"a": 1}, lambda: build_model("small_cnn", width=4), lambda m: History())
+def _spoil_random_bytes(path):
+    path.write_bytes(torch.randint(0, 256, (100,), generator=torch.Generator().manual_seed(0)).byte().numpy().tobytes())
+
+
+def _spoil_truncate(path):
+    path.write_bytes(b"")
+
+
+def _spoil_other_architecture(path):
+    state = {k: v for k, v in build_model("small_cnn", width=8).state_dict().items()}
+    torch.save({"state_dict": state, "history": History().to_dict()}, path)
+
+
+def _spoil_pickled_object(path):
+    torch.save({"state_dict": {}, "history": {}, "evil": History()}, path)  # weights_only refuses to run it
+
+
+@pytest.mark.parametrize("spoil, reason", [
+    (_spoil_random_bytes, "UnpicklingError|invalid load key|RuntimeError"),
+    (_spoil_truncate, "EOFError|RuntimeError|Ran out of input"),
+    (_spoil_other_architecture, "do not fit SmallCNN"),
+    (_spoil_pickled_object, "Weights only load failed|Unsupported global"),
+])
+def test_a_broken_checkpoint_is_reported_in_one_line_and_retrained(digits, capsys, spoil, reason):
+    train, _ = digits
+
+    def build():
+        torch.manual_seed(0)
+        return build_model("small_cnn", width=4)
+
+    def train_fn(model):
+        return fit(model, train.head(64), epochs=1, progress=False)
+
+    config = {"spoiled": spoil.__name__}
+    good, _ = load_or_train("tiny", config, build, train_fn, verbose=False)
+    path = checkpoint_path("tiny", config)
+    spoil(path)
+    capsys.readouterr()
+    again, history = load_or_train("tiny", config, build, train_fn, verbose=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("the cached tiny (") and str(path) in lines[0], lines
+    assert lines[0].endswith("training it again") and re.search(reason, lines[0]), lines[0]
+    assert history.epochs == 1
+    for a, b in zip(good.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b), "retrained from the same seed, not loaded half"
+    third, _ = load_or_train("tiny", config, build, train_fn)
+    assert "loaded tiny from the cache" in capsys.readouterr().out, "and re-cached"
 
 
 def test_checkpoint_names_and_configs_are_checked():
