@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sgt_course.checks import check_finite, check_non_negative
 from sgt_course.models import eval_mode
 from sgt_course.runtime import draw
 
@@ -30,15 +31,16 @@ def _check(x: Tensor, y: Tensor, eps: float) -> None:
         raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")
     if not isinstance(y, Tensor) or y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise ValueError(f"y must hold one label per sample ({x.shape[0]}); got {getattr(y, 'shape', y)!r}")
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0; got {eps!r}")
+    check_non_negative("eps", eps)
+    check_finite("x", x)
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"x must lie in [0, 1] (models normalize inside); got values in "
                          f"[{x.min().item():.3g}, {x.max().item():.3g}]")
 
 
 def _check_steps(alpha: float, steps: int) -> None:
-    if not alpha > 0:
+    check_non_negative("alpha", alpha)
+    if alpha == 0:
         raise ValueError(f"alpha must be > 0; got {alpha!r}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be an int >= 1; got {steps!r}")
@@ -111,8 +113,7 @@ def mifgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float | No
     _check(x, y, eps)
     _check_steps(alpha if alpha is not None else 1.0, steps)
     alpha = eps / steps if alpha is None else alpha
-    if not decay >= 0:
-        raise ValueError(f"decay must be >= 0; got {decay!r}")
+    check_non_negative("decay", decay)
     if eps == 0:
         return x.detach().clone()
     x = x.detach()

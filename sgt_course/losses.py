@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course.attacks import Attack, make_attack
-from sgt_course.masking import check_fraction, mask_bottom_k, mask_tokens_bottom_k
+from sgt_course.checks import check_fraction, check_non_negative
+from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
 from sgt_course.saliency import attribute, feature_scores, token_saliency
 
@@ -40,8 +41,7 @@ def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
 
 def _check_weights(x: Tensor, y: Tensor, k: float, lam: float) -> None:
     check_fraction("k", k)
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0; got {lam!r}")
+    check_non_negative("lam", lam)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sgt_course.checks import check_finite, check_fraction
 from sgt_course.runtime import draw
 
 FILLS = ("uniform", "mean", "zero")
@@ -27,18 +28,14 @@ def top_k_mask(scores: Tensor, k: Tensor | int) -> Tensor:
     return torch.zeros_like(chosen).scatter(1, order, chosen).view(scores.shape)
 
 
-def check_fraction(name: str, value: float) -> None:
-    """Raise unless ``value`` is a fraction of the features in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a fraction of the features in [0, 1); got {value!r}")
-
-
 def _features_of(x: Tensor, saliency: Tensor) -> Tensor:
     """``saliency`` checked against ``x``: same batch, each dimension equal to x's or 1 (shared)."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")
     if not isinstance(saliency, Tensor):
         raise TypeError(f"saliency must be a tensor; got {type(saliency).__name__}")
+    check_finite("x", x)
+    check_finite("saliency", saliency)
     compatible = saliency.ndim == x.ndim and saliency.shape[0] == x.shape[0] and all(
         s in (1, d) for s, d in zip(saliency.shape[1:], x.shape[1:]))
     if not compatible:

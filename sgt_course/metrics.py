@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sgt_course.masking import check_fraction, mask_top_k, top_k_mask
+from sgt_course.checks import check_fraction
+from sgt_course.masking import mask_top_k, top_k_mask
 from sgt_course.saliency import attribute, feature_scores
 from sgt_course.training import as_tensors, predict
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from sgt_course.checks import check_finite, check_non_negative
 from sgt_course.runtime import draw
 
 SaliencyFn = Callable[..., Tensor]
@@ -33,6 +34,7 @@ def _check_input(x: Tensor) -> None:
         raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"x must have a batch dimension and at least one feature dimension; got shape {tuple(x.shape)}")
+    check_finite("x", x)
 
 
 def _target_index(target: int | Tensor, n: int, device: torch.device) -> Tensor:
@@ -155,8 +157,7 @@ def smoothgrad(model: nn.Module, x: Tensor, target: int | Tensor, samples: int =
     _check_input(x)
     _check_positive_int("samples", samples)
     _check_positive_int("internal_batch_size", internal_batch_size, allow_none=True)
-    if not sigma >= 0:
-        raise ValueError(f"sigma must be >= 0; got {sigma!r}")
+    check_non_negative("sigma", sigma)
     target = _target_index(target, x.shape[0], x.device)
     x = x.detach()
     value_range = (x.flatten(1).amax(1) - x.flatten(1).amin(1)).view(-1, *([1] * (x.ndim - 1)))

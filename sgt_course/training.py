@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from sgt_course.checks import check_finite
 from sgt_course.data.images import ImageSet
 from sgt_course.losses import LossFn, standard_loss
 from sgt_course.runtime import cache_dir
@@ -111,6 +112,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
         desc: the progress bar's label.
     """
     x, y = as_tensors(train)
+    check_finite("train.x", x)
     for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int; got {value!r}")

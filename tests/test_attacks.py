@@ -88,7 +88,7 @@ def test_attacks_lower_the_accuracy_of_a_trained_model():
     from sgt_course.data import load_images
     from sgt_course.training import fit
 
-    train, test = load_images("digits", "train", 600), load_images("digits", "test", 100)
+    train, test = load_images("mnist5k", "train", 600), load_images("mnist5k", "test", 100)
     torch.manual_seed(0)
     model = SmallCNN(width=8)
     fit(model, train, epochs=4, batch_size=32, lr=3e-3, progress=False)
@@ -108,10 +108,10 @@ def test_adversarial_loss_is_ce_on_attacked_inputs(model, batch):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m, x, y: attacks.fgsm(m, x, y, -0.1), ValueError, "eps must be >= 0; got -0.1"),
+    (lambda m, x, y: attacks.fgsm(m, x, y, -0.1), ValueError, "eps must be a finite number >= 0; got -0.1"),
     (lambda m, x, y: attacks.pgd(m, x, y, 0.1, alpha=0.0), ValueError, "alpha must be > 0"),
     (lambda m, x, y: attacks.pgd(m, x, y, 0.1, steps=0), ValueError, "steps must be an int >= 1"),
-    (lambda m, x, y: attacks.mifgsm(m, x, y, 0.1, decay=-1.0), ValueError, "decay must be >= 0"),
+    (lambda m, x, y: attacks.mifgsm(m, x, y, 0.1, decay=-1.0), ValueError, "decay must be a finite number >= 0"),
     (lambda m, x, y: attacks.fgsm(m, x * 2 + 0.1, y, 0.1), ValueError, r"x must lie in \[0, 1\]"),
     (lambda m, x, y: attacks.fgsm(m, x, y[:3], 0.1), ValueError, "one label per sample \\(8\\)"),
     (lambda m, x, y: attacks.fgsm(m, (x * 255).long(), y, 0.1), TypeError, "floating-point"),

@@ -94,7 +94,7 @@ def test_reuse_forward_saves_one_forward_pass():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(k=1.0), r"k must be a fraction of the features in \[0, 1\)"),
-    (dict(lam=-1.0), "lam must be >= 0"),
+    (dict(lam=-1.0), "lam must be a finite number >= 0"),
     (dict(saliency="lime"), "method must be one of"),
     (dict(reuse_forward=True, saliency="smoothgrad"), "reuse_forward only works with saliency='gradient'"),
 ])
@@ -166,7 +166,7 @@ def test_asgt_order_option_really_changes_the_order(monkeypatch):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(k=-0.5), r"k must be a fraction"),
-    (dict(lam=-0.1), "lam must be >= 0"),
+    (dict(lam=-0.1), "lam must be a finite number >= 0"),
     (dict(order="sideways"), "order must be one of attack_then_mask, mask_then_attack"),
 ])
 def test_asgt_loss_rejects_bad_arguments(kwargs, message):

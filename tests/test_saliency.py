@@ -126,7 +126,7 @@ def test_reducers():
     (lambda m, x: saliency.gradient(m, x.long(), 0), TypeError, "floating-point"),
     (lambda m, x: saliency.gradient(m, x.numpy(), 0), TypeError, "torch.Tensor"),
     (lambda m, x: saliency.integrated_gradients(m, x, 0, steps=0), ValueError, "steps must be an int >= 1; got 0"),
-    (lambda m, x: saliency.smoothgrad(m, x, 0, sigma=-0.1), ValueError, "sigma must be >= 0"),
+    (lambda m, x: saliency.smoothgrad(m, x, 0, sigma=-0.1), ValueError, "sigma must be a finite number >= 0"),
     (lambda m, x: saliency.smoothgrad(m, x, 0, samples=0), ValueError, "samples must be an int >= 1"),
     (lambda m, x: saliency.attribute("lime", m, x, 0), ValueError, "method must be one of gradient, "),
     (lambda m, x: saliency.per_pixel(x, "median"), ValueError, "how must be 'max' or 'mean'"),

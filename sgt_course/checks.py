@@ -1,0 +1,38 @@
+"""Argument checks shared by the library's public functions, each raising an error that names the
+argument and the range it must lie in. The bottom layer: it imports nothing from the course.
+
+    check_fraction("k", 0.5)           # a fraction of the features, in [0, 1)
+    check_non_negative("lam", 1.0)     # a finite number >= 0 (λ, ε, σ)
+    check_finite("x", images)          # no NaN or ±inf in a tensor
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def check_fraction(name: str, value: float) -> None:
+    """Raise unless ``value`` is a fraction of the features in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a fraction of the features in [0, 1); got {value!r}")
+
+
+def check_non_negative(name: str, value: float) -> None:
+    """Raise unless ``value`` is a finite number >= 0 (a weight such as λ, a radius such as ε)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+
+
+def check_finite(name: str, tensor: Tensor) -> None:
+    """Raise if ``tensor`` holds a NaN or an infinite value: it would turn every map, loss and attack
+    computed from it into NaN without a word."""
+    if tensor.is_floating_point() or tensor.is_complex():
+        bad = (~torch.isfinite(tensor)).sum().item()
+        if bad:
+            raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s) in a tensor of shape "
+                             f"{tuple(tensor.shape)}")
