@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from sgt_course.checks import check_finite
 from sgt_course.data.images import ImageSet
 from sgt_course.losses import LossFn, standard_loss
-from sgt_course.runtime import cache_dir
+from sgt_course.runtime import CACHE_ENV, cache_dir
 
 Data = Union[ImageSet, tuple[Tensor, Tensor]]
 
@@ -154,7 +154,12 @@ def save_atomic(state: dict, path: Path) -> None:
     """``torch.save`` through a temporary file in the same folder, renamed into place: an interrupted
     run never leaves a half-written checkpoint behind."""
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        torch.save(state, handle)
+        try:
+            torch.save(state, handle)
+        except BaseException:  # a full disk, an interrupt: leave no temporary file behind
+            handle.close()
+            os.unlink(handle.name)
+            raise
     os.replace(handle.name, path)
 
 
@@ -218,6 +223,11 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
     the model is trained again and re-cached: a broken cache never stops a notebook.
     """
     path = checkpoint_path(name, config)
+    try:  # before training, so that an unusable folder costs no training time
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"the checkpoint cache {path.parent} cannot be used ({error.strerror or error}); "
+                      f"set {CACHE_ENV} to a writable folder") from error
     model = build()
     if device is not None:
         model = model.to(device)
@@ -232,9 +242,13 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
                 print(f"loaded {name} from the cache ({path.name})")
             return model.eval(), history
     history = train(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))}, path)
+    try:
+        save_atomic({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))},
+                    path)
+    except OSError as error:
+        raise OSError(f"the checkpoint cache {path.parent} cannot be written ({error.strerror or error}); "
+                      f"set {CACHE_ENV} to a writable folder") from error
     if verbose:
         print(f"trained {name} in {sum(history.seconds):.1f} s and cached it ({path.name})")
     return model.eval(), history

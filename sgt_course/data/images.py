@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sgt_course.runtime import data_dir
+from sgt_course.runtime import DATA_ENV, data_dir
 
 IMAGE_DATASETS = ("mnist", "mnist5k", "cifar10", "digits", "planted")
 SPLITS = ("train", "test")
@@ -209,8 +209,10 @@ def load_cifar10(split: str = "train", n: int | None = None, *, root: str | Path
 
 def _say_fallback(name: str, error: BaseException, instead: str) -> None:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(error).__name__  # torchvision puts the network error last
-    print(f"{name} is not available ({reason[:120]}); using {instead} instead.")
+    reason = (lines[-1] if lines else type(error).__name__)[:120]  # torchvision puts the network error last
+    if isinstance(error, OSError) and error.filename:  # the folder, not the network: say how to move it
+        reason = f"cannot write {error.filename}: {error.strerror}; {DATA_ENV} moves the data folder"
+    print(f"{name} is not available ({reason}); using {instead} instead.")
 
 
 def load_digits(split: str = "train", n: int | None = None, *, size: int = 28, seed: int = 0,
