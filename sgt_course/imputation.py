@@ -40,9 +40,9 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
     """``x`` with its ``removed`` pixels filled by ``how``.
 
     Args:
-        x: images (N, C, H, W).
-        removed: bool, (N, 1, H, W) (a pixel across all channels) or (N, C, H, W) with the same mask in
-            every channel.
+        x: images (N, C, H, W); the simple fills take inputs of any shape (N, ...).
+        removed: bool, shaped like ``x`` or broadcastable to it, e.g. (N, 1, H, W) for whole pixels;
+            ``"linear"`` needs the same pixels removed in every channel.
         how: ``"linear"`` (ROAD's noisy linear imputation), ``"uniform"`` (U(min, max) of each image, the
             SGT authors' fill), ``"zero"`` or ``"mean"`` (each image's mean).
         sigma: σ >= 0 of the Gaussian noise added to linearly imputed pixels (ROAD uses 0.01 on inputs in
@@ -54,13 +54,22 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
     if how not in IMPUTATIONS:
         raise ValueError(f"how must be one of {', '.join(IMPUTATIONS)}; got {how!r}")
     check_non_negative("sigma", sigma)
-    if not isinstance(x, Tensor) or not x.is_floating_point() or x.ndim != 4:
-        raise ValueError(f"x must be a floating-point batch of images (N, C, H, W); got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")
     check_finite("x", x)
+    if not isinstance(removed, Tensor) or removed.dtype != torch.bool:
+        raise TypeError(f"removed must be a bool tensor; got {getattr(removed, 'dtype', type(removed).__name__)}")
+    if not removed.any():  # nothing to fill, and no random numbers drawn
+        return x
+    if how != "linear":
+        try:
+            return torch.where(removed.expand_as(x), fill_values(x, how, generator), x)
+        except RuntimeError:
+            raise ValueError(f"removed must be shaped like x {tuple(x.shape)} or broadcastable to it; "
+                             f"got {tuple(removed.shape)}") from None
+    if x.ndim != 4:
+        raise ValueError(f"linear imputation needs images (N, C, H, W); got x of shape {tuple(x.shape)}")
     pixels = _pixel_mask(x, removed)
-    if how != "linear" or not pixels.any():
-        return torch.where(pixels.expand_as(x), fill_values(x, how, generator), x)
     filled = _solve_linear(x, pixels[:, 0])
     if sigma > 0:
         filled = filled + sigma * draw(filled, generator, normal=True)
@@ -70,9 +79,7 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
 
 
 def _pixel_mask(x: Tensor, removed: Tensor) -> Tensor:
-    """``removed`` as (N, 1, H, W) bool, checked against ``x``."""
-    if not isinstance(removed, Tensor) or removed.dtype != torch.bool:
-        raise TypeError(f"removed must be a bool tensor; got {getattr(removed, 'dtype', type(removed).__name__)}")
+    """``removed`` as (N, 1, H, W) bool, checked against the images ``x``."""
     n, c, h, w = x.shape
     if removed.shape not in ((n, 1, h, w), (n, c, h, w)):
         raise ValueError(f"removed must have shape (N, 1, H, W) or x's shape {tuple(x.shape)}; got {tuple(removed.shape)}")

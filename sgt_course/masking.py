@@ -83,12 +83,6 @@ def mask_bottom_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
     return torch.where(mask, fill_values(x, fill, generator), x), mask
 
 
-def mask_top_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
-               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """Replace the ``round(k · n_features)`` *most* salient features (for removal curves); see :func:`mask_bottom_k`."""
-    return mask_bottom_k(x, -saliency, k, fill, generator)
-
-
 def mask_tokens_bottom_k(tokens: Tensor, scores: Tensor, k: float) -> tuple[Tensor, Tensor]:
     """M_k for text (Ismail et al. 2021): replace, per sample, the ``round(k · n)`` real tokens of lowest
     score (n = the sample's non-padding tokens) by the previous salient (unmasked) token.

@@ -2,7 +2,8 @@
 
 - :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
 - :func:`spearman`: how similar two maps are (rank correlation), for sanity checks.
-- :func:`removal_curve`: accuracy as the most salient features are removed (no retraining).
+- :func:`removal_curve`: accuracy as the most (MoRF) or least (LeRF) salient features are removed and
+  imputed (no retraining); :func:`removal_gap`, ROAD's summary of the two orders.
 - :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε;
   :func:`robustness_curves` for several models and attacks, :func:`robustness_table` to print them.
 """
@@ -16,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from sgt_course.checks import check_fraction
-from sgt_course.masking import mask_top_k, top_k_mask
+from sgt_course.imputation import impute
+from sgt_course.masking import top_k_mask
 from sgt_course.saliency import attribute, feature_scores
 from sgt_course.training import as_tensors, predict
 
@@ -75,11 +77,14 @@ FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 @dataclass
 class RemovalCurve:
-    """Accuracy after replacing the top-d fraction of salient features, for each d in ``fractions``."""
+    """Accuracy after removing a fraction d of the features, for each d in ``fractions``: the most
+    salient first (``order="morf"``) or the least salient first (``"lerf"``), filled by ``imputation``."""
 
     fractions: tuple[float, ...]
     accuracy: tuple[float, ...]
     method: str
+    order: str = "morf"
+    imputation: str = "uniform"
 
     def at(self, fraction: float) -> float:
         """Accuracy with ``fraction`` of the features removed (must be one of ``fractions``)."""
@@ -88,31 +93,53 @@ class RemovalCurve:
         return self.accuracy[self.fractions.index(fraction)]
 
     def area(self) -> float:
-        """Mean accuracy over the fractions: lower = the map ranked the decisive features first."""
+        """Mean accuracy over the fractions. MoRF: lower = the map ranked the decisive features first;
+        LeRF: higher = the features it ranked last were not needed."""
         return sum(self.accuracy) / len(self.accuracy)
 
 
+ORDERS = ("morf", "lerf")
+
+
+def removal_gap(morf: RemovalCurve, lerf: RemovalCurve) -> float:
+    """ROAD's single number (Rong et al. 2022): the area between the LeRF and the MoRF curve,
+    ``lerf.area() − morf.area()``. Larger = a more faithful ranking; about 0 for a random one."""
+    if (morf.order, lerf.order) != ("morf", "lerf"):
+        raise ValueError(f"removal_gap takes a MoRF and a LeRF curve, in that order; got {morf.order}, {lerf.order}")
+    if morf.fractions != lerf.fractions:
+        raise ValueError(f"the curves must share their fractions; got {morf.fractions} and {lerf.fractions}")
+    return lerf.area() - morf.area()
+
+
 def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions: tuple[float, ...] = FRACTIONS,
-                  fill: str = "uniform", generator: torch.Generator | None = None, batch_size: int = 1000,
+                  imputation: str = "uniform", order: str = "morf", *, sigma: float = 0.01,
+                  generator: torch.Generator | None = None, batch_size: int = 1000,
                   **method_kwargs: object) -> RemovalCurve:
-    """Accuracy as the top-d salient features are replaced, d in ``fractions`` (Fig. 3 of the SGT paper).
+    """Accuracy as a fraction d of the features is removed, d in ``fractions`` (Fig. 3 of the SGT paper).
 
     The saliency of the true class is computed once with ``method`` (``"random"`` gives the random
-    ranking); for each d the top ``round(d · n_features)`` features of each sample are replaced with
-    ``fill`` (:func:`~sgt_course.masking.mask_top_k`) and the unchanged model is evaluated. A steeper
-    fall means the map ranked the features the model needs first. Images are ranked per pixel.
+    ranking); for each d the ``round(d · n_features)`` most salient (``order="morf"``) or least salient
+    (``"lerf"``) features of each sample are removed, filled by ``imputation`` (:func:`~sgt_course.
+    imputation.impute`: ``"uniform"`` — the SGT authors' U(min, max), the perturbation SGT trains on —,
+    ``"zero"``, ``"mean"`` or ROAD's ``"linear"`` with noise ``sigma``), and the unchanged model is
+    evaluated. MoRF: a steeper fall means the map ranked the features the model needs first. LeRF: a
+    flatter curve means the features it ranked last were not needed. Images are ranked per pixel.
     """
     as_tensors((x, y))  # the same batch size, or a ValueError saying so
     for fraction in fractions:
         check_fraction("fractions", fraction)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
     if method in ("smoothgrad", "random") and generator is not None:
         method_kwargs = {"generator": generator, **method_kwargs}
-    scores = feature_scores(attribute(method, model, x, y, **method_kwargs))
+    scores = feature_scores(attribute(method, model, x, y, **method_kwargs)).detach()
+    ranking = scores if order == "morf" else -scores
     accuracy = []
     for fraction in fractions:
-        removed, _ = mask_top_k(x, scores, fraction, fill=fill, generator=generator)
-        accuracy.append((predict(model, removed, batch_size).argmax(1) == y).float().mean().item())
-    return RemovalCurve(tuple(fractions), tuple(accuracy), method)
+        removed = top_k_mask(ranking, round(fraction * ranking[0].numel()))
+        filled = impute(x, removed, imputation, sigma=sigma, generator=generator)
+        accuracy.append((predict(model, filled, batch_size).argmax(1) == y).float().mean().item())
+    return RemovalCurve(tuple(fractions), tuple(accuracy), method, order, imputation)
 
 
 @dataclass

@@ -37,7 +37,7 @@ SCORES = torch.rand(4, 1, 28, 28)
     lambda m, x: saliency.integrated_gradients(m, x, Y, steps=4),
     lambda m, x: saliency.smoothgrad(m, x, Y, samples=2),
     lambda m, x: masking.mask_bottom_k(x, SCORES, 0.5),
-    lambda m, x: masking.mask_top_k(x, SCORES, 0.5),
+    lambda m, x: metrics.removal_curve(m, x, Y, "gradient", imputation="linear", order="lerf"),
     lambda m, x: losses.sgt_loss(m, x, Y),
     lambda m, x: losses.asgt_loss(m, x, Y, attack=attacks.make_attack("fgsm", 0.1)),
     lambda m, x: losses.adversarial_loss(m, x, Y, attack=attacks.make_attack("fgsm", 0.1)),
@@ -47,7 +47,7 @@ SCORES = torch.rand(4, 1, 28, 28)
     lambda m, x: metrics.removal_curve(m, x, Y, "gradient"),
     lambda m, x: metrics.robust_accuracy(m, x, Y, "fgsm", (0.1,)),
     lambda m, x: fit(m, (x, Y), progress=False),
-], ids=["gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "mask_bottom_k", "mask_top_k",
+], ids=["gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "mask_bottom_k", "removal_curve_lerf_linear",
         "sgt_loss", "asgt_loss", "adversarial_loss", "fgsm", "pgd", "mifgsm", "removal_curve", "robust_accuracy", "fit"])
 def test_non_finite_inputs_are_refused(model, call, bad):
     with pytest.raises(ValueError, match=r"x must be finite; got 1 NaN or infinite value\(s\)"):

@@ -83,7 +83,9 @@ def test_the_simple_fills_replace_only_the_removed_pixels():
     (lambda x, r: impute(x, r, sigma=-0.1), ValueError, "sigma must be a finite number >= 0"),
     (lambda x, r: impute(x, r.float()), TypeError, "removed must be a bool tensor"),
     (lambda x, r: impute(x, r[:, :, :3]), ValueError, r"removed must have shape \(N, 1, H, W\)"),
-    (lambda x, r: impute(x[0], r), ValueError, r"x must be a floating-point batch of images \(N, C, H, W\)"),
+    (lambda x, r: impute(x[0], r[0]), ValueError, r"linear imputation needs images \(N, C, H, W\)"),
+    (lambda x, r: impute(x, r[:, :, :3], "zero"), ValueError, "removed must be shaped like x"),
+    (lambda x, r: impute(x.long(), r), TypeError, "x must be a floating-point tensor"),
     (lambda x, r: impute(x, torch.ones_like(r)), ValueError, "at least one pixel of every image"),
 ])
 def test_bad_arguments(call, error, message):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sgt_course.masking import fill_values, mask_bottom_k, mask_top_k
+from sgt_course.masking import fill_values, mask_bottom_k
 
 
 def test_exact_count_and_lowest_saliency_chosen():
@@ -63,12 +63,6 @@ def test_mask_is_vectorized_over_the_batch():
     masked, mask = mask_bottom_k(x, s, 0.5)
     single, single_mask = mask_bottom_k(x[7:8], s[7:8], 0.5)
     assert torch.equal(mask[7:8], single_mask)
-
-
-def test_mask_top_k_removes_the_most_salient():
-    x = torch.ones(1, 4)
-    _, mask = mask_top_k(x, torch.tensor([[0.1, 0.9, 0.5, 0.3]]), 0.5, fill="zero")
-    assert mask.tolist() == [[False, True, True, False]]
 
 
 @pytest.mark.parametrize("k", [1.0, -0.1, 1.5, True, "half"])

@@ -63,10 +63,10 @@ def test_removal_curve_removes_the_decisive_feature_first():
         model.bias.copy_(torch.tensor([0.0, 1.0]))
     x = torch.ones(64, 4)
     y = torch.zeros(64, dtype=torch.long)
-    curve = removal_curve(model, x, y, "gradient", fractions=(0.0, 0.25, 0.5), fill="zero")
+    curve = removal_curve(model, x, y, "gradient", fractions=(0.0, 0.25, 0.5), imputation="zero")
     assert curve.accuracy == (1.0, 0.0, 0.0) and curve.at(0.25) == 0.0
     assert curve.area() == pytest.approx(1 / 3)
-    random = removal_curve(model, x, y, "random", fractions=(0.0, 0.25), fill="zero",
+    random = removal_curve(model, x, y, "random", fractions=(0.0, 0.25), imputation="zero",
                            generator=torch.Generator().manual_seed(0))
     assert 0.5 < random.at(0.25) < 0.95, "a random ranking removes the decisive feature a quarter of the time"
     with pytest.raises(ValueError, match="fraction must be one of"):
@@ -102,3 +102,48 @@ def test_a_robustness_curve_knows_whether_it_rises():
 
     assert RobustnessCurve((0, 0.1, 0.2), (0.9, 0.91, 0.2), "pgd").non_increasing(tolerance=0.02)
     assert not RobustnessCurve((0, 0.1, 0.2), (0.9, 0.95, 0.2), "pgd").non_increasing(tolerance=0.02)
+
+
+@pytest.fixture(scope="module")
+def mnist_model():
+    from sgt_course.data import load_images
+    from sgt_course.models import build_model
+    from sgt_course.training import fit
+
+    torch.manual_seed(0)
+    train = load_images("mnist5k", "train", 2000)
+    model = build_model("small_cnn", width=16)
+    fit(model, train, epochs=3, batch_size=64, lr=3e-3, progress=False)
+    test = load_images("mnist5k", "test", 128)
+    return model.eval(), test.x, test.y
+
+
+@pytest.mark.parametrize("imputation", ["linear", "zero", "uniform"])
+def test_lerf_lies_above_morf_for_a_trained_model_ranked_by_its_gradient(mnist_model, imputation):
+    from sgt_course.metrics import removal_curve, removal_gap
+
+    model, x, y = mnist_model
+    fractions = (0.0, 0.2, 0.5)
+    curves = {order: removal_curve(model, x, y, "gradient", fractions, imputation, order,
+                                   generator=torch.Generator().manual_seed(0)) for order in ("morf", "lerf")}
+    assert curves["morf"].accuracy[0] == curves["lerf"].accuracy[0] > 0.85, "nothing removed: the clean accuracy"
+    assert curves["lerf"].at(0.2) > curves["morf"].at(0.2) and curves["lerf"].at(0.5) > curves["morf"].at(0.5)
+    assert removal_gap(curves["morf"], curves["lerf"]) > 0
+    assert (curves["lerf"].order, curves["lerf"].imputation) == ("lerf", imputation)
+
+
+def test_removal_curve_and_gap_refuse_bad_arguments(mnist_model):
+    from sgt_course.metrics import RemovalCurve, removal_curve, removal_gap
+
+    model, x, y = mnist_model
+    with pytest.raises(ValueError, match="order must be one of morf, lerf; got 'both'"):
+        removal_curve(model, x, y, "gradient", order="both")
+    with pytest.raises(ValueError, match="how must be one of uniform, zero, mean, linear; got 'blur'"):
+        removal_curve(model, x, y, "gradient", (0.0, 0.5), "blur")
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+        removal_curve(model, x, y, "gradient", (0.0, 0.5), "linear", sigma=-1.0)
+    morf = RemovalCurve((0.0, 0.5), (1.0, 0.2), "gradient", "morf")
+    with pytest.raises(ValueError, match="a MoRF and a LeRF curve, in that order"):
+        removal_gap(morf, morf)
+    with pytest.raises(ValueError, match="share their fractions"):
+        removal_gap(morf, RemovalCurve((0.0, 0.3), (1.0, 0.9), "gradient", "lerf"))
