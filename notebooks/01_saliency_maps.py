@@ -183,14 +183,18 @@ for name, curve in curves.items():
 # %%
 # The claims: the gradient and SmoothGrad change once the model is randomized; the maps that multiply
 # by the input stay far closer to the trained model's map; the random map cannot change at all.
+# Measured on MNIST-5k, seeds 0-2: ρ of Gradient 0.10-0.13 (ci) and 0.29-0.36 (cpu), of SmoothGrad
+# 0.15-0.23 and 0.54-0.60, of Input×Gradient and IG 0.99 in both; 0.8 lies between the two groups.
 final = {name: curve[-1][1] for name, curve in curves.items()}
-assert final["Gradient"] < 0.6 and final["SmoothGrad"] < 0.6, final
+assert final["Gradient"] < 0.8 and final["SmoothGrad"] < 0.8, final
 assert min(final["Input×Gradient"], final["Integrated Gradients"]) > max(final["Gradient"], final["SmoothGrad"]), final
 assert final["Random"] > 0.99
 
 # %% [markdown]
 # **What we measured.** The gradient and SmoothGrad pass the test: for a random network their maps
-# are unrelated to the trained model's. Input×Gradient and Integrated Gradients barely move: they
+# keep little of the trained model's (on MNIST-5k, ρ 0.1-0.4 for the gradient and 0.15-0.6 for
+# SmoothGrad over three seeds and both image models). Input×Gradient and Integrated Gradients barely
+# move (ρ = 0.99): they
 # multiply by the input, so every black background pixel gets exactly 0 under *any* model, and much
 # of what the map shows is the digit itself — Adebayo et al. found the same. Keep that in mind when a
 # map "looks like a digit": that is not proof that it explains the model.

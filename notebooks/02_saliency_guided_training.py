@@ -100,8 +100,9 @@ plot_history({"standard": standard_history, "SGT": sgt_history});
 
 # %%
 # The paper's first claim: SGT keeps the accuracy of standard training.
-# (Measured over three seeds in the ci profile: SGT was 0.4 to 4.4 points *above* standard.)
-assert accuracy["SGT"] >= accuracy["standard"] - 0.03, accuracy
+# Measured on MNIST-5k over seeds 0-2 (benchmarks/claims.py): SGT minus standard was -0.3 to +1.3
+# points in the ci profile (small CNN) and -0.2 to +0.1 in the cpu profile (the authors' CNN).
+assert accuracy["SGT"] >= accuracy["standard"] - 0.02, accuracy
 
 # %% [markdown]
 # ## 3 · Saliency maps of both models (the paper's Fig. 2)
@@ -145,17 +146,40 @@ for method, by_model in curves.items():
 
 # %%
 # The paper's second claim: under gradient-ranked removal the SGT model loses accuracy faster.
-# Measured at 50% removed over three seeds (ci profile): SGT 0.06 to 0.17 below standard; the assertion
-# keeps half the smallest margin. SGT is also much more robust to *random* removal (0.19 to 0.25 above).
+# Measured at 50 % removed on MNIST-5k, seeds 0-2 (benchmarks/claims.py; RESULTS.md has every figure):
+#   gradient ranking  ci:  standard 16.4 / 21.1 / 21.9 %, SGT 19.5 / 25.0 / 27.3 %  -> the claim FAILS
+#                     cpu: standard 13.3 / 14.8 / 20.3 %, SGT 10.5 / 13.3 / 10.2 %  -> the claim holds
+#   random ranking    ci:  standard  9.4 / 17.2 / 20.3 %, SGT 68.8 / 73.4 / 74.2 %
+#                     cpu: standard 49.2 / 52.7 / 36.7 %, SGT 78.5 / 78.1 / 81.6 %
+# So the claim as stated depends on the model, and is not asserted. What held on every seed in both
+# profiles, and is asserted with half the smallest measured margin:
+# 1. random removal hurts SGT far less (by 25 to 59 points);
+# 2. only for SGT does the *ranking* matter: its gradient ranking removes 47 to 71 points more than a
+#    random ranking; the standard model's, -7 to +38. SGT's lead on this gap: 27 to 56 points.
 at_half = {name: curve.at(0.5) for name, curve in curves["Gradient"].items()}
-assert at_half["SGT"] < at_half["standard"] - 0.03, at_half
-assert at_half["SGT, random ranking"] > at_half["standard, random ranking"] + 0.1, at_half
+ranking_gap = {name: at_half[f"{name}, random ranking"] - at_half[name] for name in ("standard", "SGT")}
+print(f"random minus gradient ranking at 50 % removed: standard {ranking_gap['standard']:+.1%}, "
+      f"SGT {ranking_gap['SGT']:+.1%}")
+assert at_half["SGT, random ranking"] > at_half["standard, random ranking"] + 0.12, at_half
+assert ranking_gap["SGT"] > ranking_gap["standard"] + 0.13, ranking_gap
 
 # %% [markdown]
-# **Reading the curves.** Under its own gradient ranking the SGT model collapses faster than the
-# standard model: the pixels its saliency ranks first are the ones it needs. Under a *random*
-# ranking the SGT model holds up much better: it was trained to ignore random replacements of its
-# unimportant pixels. Both effects are what the paper reports for MNIST.
+# **Reading the curves.** Three things, measured on real MNIST digits:
+#
+# - *The paper's Fig. 3, as it is stated, did not reproduce robustly.* With the authors' CNN (`cpu`)
+#   the SGT model's gradient-ranked curve fell below the standard model's on all three seeds (by 1.5
+#   to 10 points at 50 %); with the small CNN (`ci`) it stayed *above* it on all three (by 3 to 5
+#   points). Ranked by Integrated Gradients, SGT stayed above in both. Your run prints its own numbers.
+# - *The random-ranking control explains why.* Replacing half the pixels with uniform noise, in any
+#   order, takes the standard model far from anything it saw in training: it loses most of its
+#   accuracy whichever pixels go (with the small CNN a random ranking hurts it as much as its own
+#   gradient ranking). The SGT model was trained on exactly these replacements and shrugs them off.
+# - *So the curve mixes two things*: whether the ranking found the decisive pixels, and whether the
+#   model tolerates the fill at all. Measured against its own random ranking, only SGT's gradient
+#   ranking points at pixels the model needs — which is the claim in a form this test can support.
+#   The fill that SGT trains on favours SGT by construction; a fair test removes pixels with a fill
+#   neither model trained on (`metrics.removal_curve(..., imputation="linear")`, ROAD's imputation)
+#   and in both orders (`order="lerf"`).
 #
 # ## 5 · Eval-mode or train-mode saliency?
 #
@@ -251,9 +275,10 @@ assert check_mask_bottom_k(my_mask)
 #
 # - SGT adds one term to the loss: the prediction must survive masking of the least salient half of
 #   the input. `losses.sgt_loss` is Algorithm 1; `fit` trains it like any other loss.
-# - We measured the paper's claims on our own runs: SGT kept (here: slightly raised) the accuracy,
-#   and its gradient saliency ranks the decisive pixels first — accuracy falls faster when they are
-#   removed — while random removal hurts it less.
+# - We measured the paper's claims on real MNIST digits, three seeds, two models: SGT kept the
+#   accuracy (within 0.3 points); whether its removal curve falls faster than the standard model's
+#   depended on the model. Against a random ranking, only SGT's gradient ranking pointed at pixels it
+#   needs — but the removal test fills pixels with the noise SGT trains on, so it favours SGT.
 # - The price: one SGT step costs the multiple of a standard step printed above.
 #
 # Next: SGT on **time series**, where the informative features are known exactly.

@@ -76,8 +76,8 @@ def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet |
         return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes, width=profile.width)
 
     return _trained(f"{train.source}-{architecture}", {"model": architecture, "width": profile.width}, build,
-                    profile, regime, train, test, epochs=epochs or profile.epochs, seed=seed, progress=progress,
-                    settings=settings)
+                    regime, train, test, epochs=epochs or profile.epochs, batch_size=profile.batch_size, lr=profile.lr,
+                    seed=seed, progress=progress, settings=settings)
 
 
 def timeseries_model(profile: Profile, architecture: str, regime: str, train: TimeSeriesSet,
@@ -85,7 +85,7 @@ def timeseries_model(profile: Profile, architecture: str, regime: str, train: Ti
                      **settings: object) -> tuple[nn.Module, History]:
     """An ``"lstm"`` or ``"tcn"`` trained on a time-series benchmark set under ``regime``, cached.
 
-    Trains for ``profile.series_epochs`` with the profile's batch size and learning rate.
+    Trains for ``profile.series_epochs`` with the profile's sequence batch size and learning rate.
     """
     def build() -> nn.Module:
         return build_timeseries_model(architecture, features=train.x.shape[2], n_classes=train.n_classes,
@@ -93,8 +93,8 @@ def timeseries_model(profile: Profile, architecture: str, regime: str, train: Ti
 
     name = f"series-{train.layout}-{train.process}-{architecture}"
     return _trained(name, {"model": architecture, "hidden": hidden, "layout": train.layout, "process": train.process},
-                    build, profile, regime, train, test, epochs=profile.series_epochs, seed=seed, progress=progress,
-                    settings=settings)
+                    build, regime, train, test, epochs=profile.series_epochs, batch_size=profile.sequence_batch_size,
+                    lr=profile.sequence_lr, seed=seed, progress=progress, settings=settings)
 
 
 #: PGD radius (L∞, pixel units) for adversarial training on each image data set: the paper's 0.2 for
@@ -125,13 +125,14 @@ def robust_regimes(eps: float, *, k: float = 0.5, lam: float = 1.0, steps: int =
 def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                   progress: bool = True) -> tuple[dict[str, nn.Module], dict[str, History]]:
     """Standard, SGT, PGD-AT and ASGT models trained with one recipe (:func:`robust_recipe`) on the first
-    ``profile.n_robust`` training images at the data set's :data:`TRAINING_EPS`, from the cache when there."""
+    ``profile.n_robust`` training images, with ``profile.robust_steps``-step PGD at the data set's
+    :data:`TRAINING_EPS`, from the cache when there."""
     if train.source not in TRAINING_EPS:
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")
     recipe, data = robust_recipe(profile), train.head(profile.n_robust)
     models, histories = {}, {}
-    for name, (regime, settings) in robust_regimes(TRAINING_EPS[train.source]).items():
+    for name, (regime, settings) in robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps).items():
         models[name], histories[name] = image_model(recipe, regime, data, test, seed=seed, progress=progress,
                                                     **settings)
     return models, histories
@@ -165,33 +166,33 @@ def text_data(profile: Profile, device: object = "cpu") -> tuple[TextSet, TextSe
 def text_model(profile: Profile, regime: str, train: TextSet, test: TextSet | None = None, *, seed: int = 0,
                progress: bool = True, **settings: object) -> tuple[nn.Module, History]:
     """A BiLSTM of width ``profile.text_width`` trained on ``train`` under ``regime`` for
-    ``profile.text_epochs``, from the cache when it is there."""
+    ``profile.text_epochs`` (the profile's sequence batch size and learning rate), from the cache when it is there."""
     width = profile.text_width
 
     def build() -> nn.Module:
         return BiLSTMClassifier(len(train.vocab), train.n_classes, embed_dim=width, hidden=width)
 
     return _trained(f"{train.source}-bilstm", {"model": "bilstm", "width": width, "vocab": len(train.vocab)}, build,
-                    profile, regime, train, test, epochs=profile.text_epochs, seed=seed, progress=progress,
-                    settings=settings)
+                    regime, train, test, epochs=profile.text_epochs, batch_size=profile.sequence_batch_size,
+                    lr=profile.sequence_lr, seed=seed, progress=progress, settings=settings)
 
 
-def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], profile: Profile,
-             regime: str, train: ImageSet | TimeSeriesSet | TextSet, test: ImageSet | TimeSeriesSet | TextSet | None, *,
-             epochs: int,
-             seed: int, progress: bool, settings: dict[str, object]) -> tuple[nn.Module, History]:
+def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], regime: str,
+             train: ImageSet | TimeSeriesSet | TextSet, test: ImageSet | TimeSeriesSet | TextSet | None, *,
+             epochs: int, batch_size: int, lr: float, seed: int, progress: bool,
+             settings: dict[str, object]) -> tuple[nn.Module, History]:
     """Train (or load) a model: the cache key holds the data, the model, the regime and the recipe."""
     loss_fn = regime_loss(regime, **settings)
     config = {"data": train.source, "n_train": len(train), **model_config, "regime": regime,
               "settings": {k: settings[k] for k in sorted(settings)}, "epochs": epochs,
-              "batch_size": profile.batch_size, "lr": profile.lr, "seed": seed}
+              "batch_size": batch_size, "lr": lr, "seed": seed}
 
     def build() -> nn.Module:
         torch.manual_seed(seed)
         return build_model_fn()
 
     def run(network: nn.Module) -> History:
-        return fit(network, train, loss_fn, epochs=epochs, batch_size=profile.batch_size, lr=profile.lr,
+        return fit(network, train, loss_fn, epochs=epochs, batch_size=batch_size, lr=lr,
                    val=test, seed=seed, progress=progress, desc=f"{regime} training")
 
     return load_or_train(f"{name}-{regime}", config, build, run, device=train.x.device)

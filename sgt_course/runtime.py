@@ -82,23 +82,28 @@ class Profile:
     """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
 
     Attributes:
-        name: ``"ci"`` (offline data, tiny models, seconds per notebook), ``"cpu"`` (real data
+        name: ``"ci"`` (offline data, small models, about a minute per notebook), ``"cpu"`` (real data
             subsets, minutes on a laptop) or ``"gpu"`` (full data).
-        image_dataset: the dataset the image notebooks use (``"digits"`` offline, ``"mnist"``).
+        image_dataset: the dataset the image notebooks use: ``"mnist5k"`` (the 5,000 real MNIST digits
+            that need no download) or ``"mnist"`` (which falls back to ``"mnist5k"`` offline).
         image_model: the model the image notebooks train (see :func:`sgt_course.models.build_model`).
         width: the model's base number of channels (the authors' MNIST CNN ignores it).
         n_train, n_test: how many training and test samples to use (``None``: all).
-        epochs: epochs for a main training run.
-        batch_size: minibatch size for training.
-        lr: learning rate of the Adam optimizer.
+        epochs: epochs for a main training run of the image models.
+        batch_size: minibatch size for training the image models.
+        lr: learning rate of the Adam optimizer for the image models.
         n_explain: how many test samples the saliency figures and metrics look at.
         n_planted: training-set size of the generated planted-patch images.
         n_quick: training-set size of the quick retrains behind the k and λ sliders.
         n_robust, robust_epochs: training-set size and epochs of notebook 6, where all four regimes
             (standard, SGT, adversarial training, ASGT) train with one recipe.
+        robust_steps: PGD steps of the attack inside adversarial training and ASGT (evaluation always
+            attacks with 10).
         n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
         text_dataset, n_text, text_epochs, text_width: the language notebook's data (``"planted"``
             reviews or ERASER ``"movies"``), training-set size, epochs and BiLSTM width.
+        sequence_batch_size, sequence_lr: minibatch size and Adam learning rate of the time-series and
+            text models.
         cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
             (:func:`sgt_course.experiments.cifar_profile`), with the sizes above.
     """
@@ -117,12 +122,15 @@ class Profile:
     n_quick: int
     n_robust: int | None
     robust_epochs: int
+    robust_steps: int
     n_series: int
     series_epochs: int
     text_dataset: str
     n_text: int | None
     text_epochs: int
     text_width: int
+    sequence_batch_size: int
+    sequence_lr: float
     cifar10: bool
 
     def scaled(self, **changes: object) -> Profile:
@@ -132,20 +140,23 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
-        "ci", image_dataset="digits", image_model="small_cnn", width=16, n_train=1297, n_test=500, epochs=4,
-        batch_size=32, lr=3e-3, n_explain=128, n_planted=2000, n_quick=1297, n_robust=1297, robust_epochs=8,
-        n_series=600, series_epochs=3,
-        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, cifar10=False),
+        "ci", image_dataset="mnist5k", image_model="small_cnn", width=32, n_train=None, n_test=None, epochs=3,
+        batch_size=64, lr=1e-3, n_explain=128, n_planted=2000, n_quick=1000, n_robust=1500, robust_epochs=4,
+        robust_steps=5, n_series=600, series_epochs=3,
+        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, sequence_batch_size=32, sequence_lr=3e-3,
+        cifar10=False),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
         batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
-        n_series=1000, series_epochs=10,
-        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, cifar10=False),
+        robust_steps=10, n_series=1000, series_epochs=10,
+        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
+        cifar10=False),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
         batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
-        n_series=1000, series_epochs=30,
-        text_dataset="movies", n_text=None, text_epochs=10, text_width=128, cifar10=True),
+        robust_steps=10, n_series=1000, series_epochs=30,
+        text_dataset="movies", n_text=None, text_epochs=10, text_width=128, sequence_batch_size=128, sequence_lr=1e-3,
+        cifar10=True),
 }
 
 

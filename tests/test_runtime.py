@@ -26,8 +26,10 @@ def test_unknown_profile_names_the_choices(monkeypatch):
 
 def test_profiles_scale_up():
     ci, cpu, gpu = (runtime.PROFILES[n] for n in ("ci", "cpu", "gpu"))
-    assert ci.n_train < cpu.n_train and gpu.n_train is None
-    assert ci.image_dataset == "digits", "the ci profile must run offline"
+    assert ci.image_dataset == "mnist5k", "the ci profile runs offline, on real MNIST digits"
+    assert ci.n_train is None and cpu.n_train == 12000 and gpu.n_train is None, "ci: all 4,000 of MNIST-5k"
+    assert ci.n_robust < cpu.n_robust and gpu.n_robust is None
+    assert ci.robust_steps < cpu.robust_steps == gpu.robust_steps == 10
     assert ci.scaled(epochs=1).epochs == 1 and ci.epochs != 1
 
 

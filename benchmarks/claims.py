@@ -1,0 +1,110 @@
+"""The image notebooks' asserted claims, measured over several seeds: what their margins rest on.
+
+    python benchmarks/claims.py --profile ci --seeds 0 1 2          # prints one row per quantity
+    python benchmarks/claims.py --profile cpu --seeds 0 1 2 --json claims-cpu.json
+
+Each quantity is computed as the notebook that asserts it computes it (same cached models, same
+generators, same ε grids), with ``seed`` in place of the notebooks' 0: it seeds the initial weights,
+the shuffling, the fills of the removal curves, PGD's random start and the randomized layers. Seed 0
+therefore reproduces the notebooks' own numbers, and its models land in the cache the notebooks read.
+It prints a Markdown table (benchmarks/RESULTS.md holds ours): every seed, the mean and the spread
+(max − min). Nothing is asserted here; the notebooks' margins are set from these tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from sgt_course import runtime, saliency
+from sgt_course.experiments import TRAINING_EPS, image_data, image_model, robust_models, robust_recipe, robust_regimes
+from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
+from sgt_course.sanity import cascading_randomization
+from sgt_course.training import evaluate
+
+NOTEBOOK5_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+REMOVAL_METHODS = ("gradient", "integrated_gradients", "smoothgrad", "random")
+SANITY_METHODS = ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "random")
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[str, float]:
+    """Every quantity an image notebook asserts, for one seed: ``{"notebook · quantity": value}``."""
+    train, test = image_data(profile, device, verbose=False)
+    k, lam = 0.5, 1.0
+    standard, _ = image_model(profile, "standard", train, test, seed=seed, progress=False)
+    sgt, _ = image_model(profile, "sgt", train, test, seed=seed, progress=False, k=k, lam=lam)
+    models = {"standard": standard, "SGT": sgt}
+    out = {f"0/2 · clean accuracy, {name}": evaluate(model, test) for name, model in models.items()}
+
+    finals = {m: cascading_randomization(standard, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
+              for m in SANITY_METHODS}
+    out.update({f"1 · ρ after randomizing every layer, {saliency.LABELS[m]}": v for m, v in finals.items()})
+
+    xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
+    for method in REMOVAL_METHODS:
+        for name, model in models.items():
+            curve = removal_curve(model, xe, ye, method, generator=_generator(seed))
+            out[f"2 · accuracy with 50% removed, {saliency.LABELS[method]} ranking, {name}"] = curve.at(0.5)
+
+    robustness = robustness_curves(models, xe, ye, NOTEBOOK5_EPS, seed=seed)
+    for attack, by_model in robustness.items():
+        for name, curve in by_model.items():
+            out[f"5 · {attack} accuracy at ε = 0.2, {name}"] = curve.at(0.2)
+            out[f"5 · {attack} drop from ε = 0 to 0.3, {name}"] = curve.accuracy[0] - curve.accuracy[-1]
+            out[f"5 · {attack} largest rise along ε, {name}"] = max(
+                b - a for a, b in zip(curve.accuracy, curve.accuracy[1:]))
+
+    eps = TRAINING_EPS[train.source]
+    robust, _ = robust_models(profile, train, test, seed=seed, progress=False)
+    recipe, data = robust_recipe(profile), train.head(profile.n_robust)
+    settings = robust_regimes(eps, k=k, lam=lam, steps=profile.robust_steps)["ASGT"][1]
+    robust["SGA"], _ = image_model(recipe, "asgt", data, test, seed=seed, progress=False,
+                                   order="mask_then_attack", **settings)
+    notebook6_eps = tuple(round(eps * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
+    for name, model in robust.items():
+        out[f"6 · clean accuracy, {name}"] = evaluate(model, test)
+        out[f"6 · PGD accuracy at ε = {eps:g}, {name}"] = robust_accuracy(
+            model, xe, ye, "pgd", notebook6_eps, generator=_generator(seed)).at(eps)
+        out[f"6 · gradient removal-curve area, {name}"] = removal_curve(
+            model, xe, ye, "gradient", generator=_generator(seed)).area()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="ci", choices=tuple(runtime.PROFILES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", help="also write {quantity: {seed: value}} to this file")
+    args = parser.parse_args(argv)
+    profile, device = runtime.get_profile(args.profile), runtime.get_device()
+    print(runtime.describe(profile, device))
+    train, test = image_data(profile, device)
+    results: dict[str, dict[int, float]] = {}
+    for seed in args.seeds:
+        start = time.perf_counter()
+        for quantity, value in measure(profile, seed, device).items():
+            results.setdefault(quantity, {})[seed] = value
+        print(f"seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    print("| notebook · quantity | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean | spread |")
+    print("|---|" + "---:|" * (len(args.seeds) + 2))
+    for quantity, by_seed in results.items():
+        values = list(by_seed.values())
+        cells = [f"{v:.3f}" for v in values] + [f"{statistics.mean(values):.3f}", f"{max(values) - min(values):.3f}"]
+        print(f"| {quantity} | " + " | ".join(cells) + " |")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"profile": profile.name, "data": train.describe(), "results": results}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
