@@ -276,7 +276,7 @@ assert check_mask_bottom_k(my_mask)
 # - SGT adds one term to the loss: the prediction must survive masking of the least salient half of
 #   the input. `losses.sgt_loss` is Algorithm 1; `fit` trains it like any other loss.
 # - We measured the paper's claims on real MNIST digits, three seeds, two models: SGT kept the
-#   accuracy (within 0.3 points); whether its removal curve falls faster than the standard model's
+#   accuracy (never more than 0.3 points below standard); whether its removal curve falls faster than the standard model's
 #   depended on the model. Against a random ranking, only SGT's gradient ranking pointed at pixels it
 #   needs — but the removal test fills pixels with the noise SGT trains on, so it favours SGT.
 # - The price: one SGT step costs the multiple of a standard step printed above.
