@@ -3,7 +3,8 @@
 - :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
 - :func:`spearman`: how similar two maps are (rank correlation), for sanity checks.
 - :func:`removal_curve`: accuracy as the most (MoRF) or least (LeRF) salient features are removed and
-  imputed (no retraining); :func:`removal_gap`, ROAD's summary of the two orders.
+  imputed (no retraining); :func:`removal_gap`, ROAD's summary of the two orders; :func:`remove_features`,
+  the removed inputs themselves (what ROAR retrains on).
 - :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε;
   :func:`robustness_curves` for several models and attacks, :func:`robustness_table` to print them.
 """
@@ -128,18 +129,52 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
     as_tensors((x, y))  # the same batch size, or a ValueError saying so
     for fraction in fractions:
         check_fraction("fractions", fraction)
+    ranking = _ranking(model, x, y, method, order, generator, method_kwargs)
+    accuracy = []
+    for fraction in fractions:
+        filled = _remove(x, ranking, fraction, imputation, sigma, generator)
+        accuracy.append((predict(model, filled, batch_size).argmax(1) == y).float().mean().item())
+    return RemovalCurve(tuple(fractions), tuple(accuracy), method, order, imputation)
+
+
+def remove_features(model: nn.Module | None, x: Tensor, y: Tensor, method: str, fraction: float,
+                    imputation: str = "linear", order: str = "morf", *, sigma: float = 0.01,
+                    generator: torch.Generator | None = None, batch_size: int = 1000) -> Tensor:
+    """``x`` with each sample's ``fraction`` most (``order="morf"``) or least (``"lerf"``) salient
+    features, by ``model``'s ``method`` saliency of the true class, removed and filled by ``imputation``.
+
+    One point of :func:`removal_curve`, as data: ROAR (Hooker et al. 2019) retrains a fresh model on
+    such inputs. ``method="random"`` (with ``model=None`` allowed) removes a random ranking's features.
+    Samples are processed ``batch_size`` at a time; returns a tensor shaped like ``x``.
+    """
+    as_tensors((x, y))
+    check_fraction("fraction", fraction)
+    if model is None and method != "random":
+        raise ValueError(f"a model is needed to rank features by {method!r}; only method='random' takes model=None")
+    chunks = []
+    for i in range(0, x.shape[0], batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        ranking = _ranking(model, xb, yb, method, order, generator, {})
+        chunks.append(_remove(xb, ranking, fraction, imputation, sigma, generator))
+    return torch.cat(chunks)
+
+
+def _ranking(model: nn.Module | None, x: Tensor, y: Tensor, method: str, order: str,
+             generator: torch.Generator | None, method_kwargs: Mapping[str, object]) -> Tensor:
+    """Per-feature scores whose top-k are removed first: the saliency (MoRF) or its negative (LeRF)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
     if method in ("smoothgrad", "random") and generator is not None:
         method_kwargs = {"generator": generator, **method_kwargs}
     scores = feature_scores(attribute(method, model, x, y, **method_kwargs)).detach()
-    ranking = scores if order == "morf" else -scores
-    accuracy = []
-    for fraction in fractions:
-        removed = top_k_mask(ranking, round(fraction * ranking[0].numel()))
-        filled = impute(x, removed, imputation, sigma=sigma, generator=generator)
-        accuracy.append((predict(model, filled, batch_size).argmax(1) == y).float().mean().item())
-    return RemovalCurve(tuple(fractions), tuple(accuracy), method, order, imputation)
+    return scores if order == "morf" else -scores
+
+
+def _remove(x: Tensor, ranking: Tensor, fraction: float, imputation: str, sigma: float,
+            generator: torch.Generator | None) -> Tensor:
+    """``x`` with the ``round(fraction · n_features)`` top-ranked features of each sample imputed."""
+    removed = top_k_mask(ranking, round(fraction * ranking[0].numel()))
+    return impute(x, removed, imputation, sigma=sigma, generator=generator)
 
 
 @dataclass

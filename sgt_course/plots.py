@@ -14,6 +14,7 @@ from sgt_course.training import History
 
 if TYPE_CHECKING:
     from sgt_course.metrics import RemovalCurve, RobustnessCurve
+    from sgt_course.removal_study import RemovalStudy
 
 
 def _as_image(x: Tensor) -> Tensor:
@@ -200,6 +201,67 @@ def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[fl
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _seed_band(ax: plt.Axes, fractions: Sequence[float], runs: Sequence[Sequence[float]], *, color: str,
+               label: str, dashed: bool = False) -> None:
+    """The mean over seeds as a line and the min–max over seeds as a shaded band, in percent."""
+    xs = [100 * f for f in fractions]
+    columns = list(zip(*runs))
+    ax.plot(xs, [100 * sum(c) / len(c) for c in columns], "--" if dashed else "-", color=color,
+            marker=None if dashed else "o", markersize=3, linewidth=1 if dashed else 1.5, label=label)
+    ax.fill_between(xs, [100 * min(c) for c in columns], [100 * max(c) for c in columns], color=color,
+                    alpha=0.1 if dashed else 0.2, linewidth=0)
+
+
+def removal_study_panels(study: RemovalStudy, *, title: str | None = None) -> Figure:
+    """The removal curves of a :class:`~sgt_course.removal_study.RemovalStudy`: one column per fill, MoRF
+    on top and LeRF below; per model its mean over seeds (line), the seeds' range (band) and its random
+    ranking (dashed)."""
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    columns = len(study.imputations)
+    fig, axes = plt.subplots(2, columns, figsize=(3.3 * columns, 6.2), squeeze=False, sharex=True, sharey=True)
+    for row, order in enumerate(("morf", "lerf")):
+        for ax, imputation in zip(axes[row], study.imputations):
+            for color, model in zip(colors, study.models):
+                curves = [study.curve(s, model, imputation, order=order) for s in study.seeds]
+                _seed_band(ax, curves[0].fractions, [c.accuracy for c in curves], color=color,
+                           label=f"{model}, {study.method}")
+                randoms = [study.curve(s, model, imputation, ranking="random") for s in study.seeds]
+                _seed_band(ax, randoms[0].fractions, [c.accuracy for c in randoms], color=color,
+                           label=f"{model}, random ranking", dashed=True)
+            ax.set(ylim=(0, 100))
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(f"fill: {imputation}", fontsize=10)
+            else:
+                ax.set_xlabel("features removed (%)")
+        axes[row][0].set_ylabel(f"{order.upper()}: accuracy (%)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title or f"removed most (MoRF, top) or least (LeRF, bottom) relevant first; "
+                          f"mean and range over seeds {', '.join(map(str, study.seeds))}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
+    """ROAD's gap, area(LeRF) − area(MoRF) in points, per fill and model: the mean over seeds as a bar,
+    the seeds' range as an error bar (larger gap: a more faithful ranking)."""
+    models, fills = study.models, study.imputations
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(1.6 * len(fills) + 2, 3.4))
+    for i, model in enumerate(models):
+        gaps = [[100 * g for g in study.gap(model, fill)] for fill in fills]
+        means = [sum(g) / len(g) for g in gaps]
+        errors = [[m - min(g) for m, g in zip(means, gaps)], [max(g) - m for m, g in zip(means, gaps)]]
+        positions = [j + (i - (len(models) - 1) / 2) * width for j in range(len(fills))]
+        bars = ax.bar(positions, means, width, yerr=errors, capsize=3, label=model)
+        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2)
+    ax.set_xticks(range(len(fills)), [f"fill: {f}" for f in fills])
+    ax.set_ylabel("ROAD gap (points)")
+    ax.axhline(0, color="gray", linewidth=0.8)
+    ax.margins(y=0.15)
+    return _finish(fig, ax, title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}")
 
 
 def summary_bars(table: Mapping[str, Mapping[str, float]], *, title: str | None = None) -> Figure:

@@ -147,3 +147,37 @@ def test_removal_curve_and_gap_refuse_bad_arguments(mnist_model):
         removal_gap(morf, morf)
     with pytest.raises(ValueError, match="share their fractions"):
         removal_gap(morf, RemovalCurve((0.0, 0.3), (1.0, 0.9), "gradient", "lerf"))
+
+
+@pytest.mark.parametrize("imputation", ["linear", "uniform"])
+def test_remove_features_gives_the_inputs_of_one_point_of_the_removal_curve(mnist_model, imputation):
+    from sgt_course.metrics import remove_features, removal_curve
+
+    model, x, y = mnist_model
+    curve = removal_curve(model, x, y, "gradient", (0.3,), imputation, generator=torch.Generator().manual_seed(0))
+    removed = remove_features(model, x, y, "gradient", 0.3, imputation, generator=torch.Generator().manual_seed(0))
+    assert removed.shape == x.shape
+    assert (removed != x).flatten(1).any(1).float().mean() > 0.9, "nearly every image changed"
+    assert (model(removed).argmax(1) == y).float().mean().item() == pytest.approx(curve.at(0.3))
+
+
+def test_remove_features_in_chunks_removes_the_same_pixels(mnist_model):
+    from sgt_course.metrics import remove_features
+
+    model, x, y = mnist_model
+    whole = remove_features(model, x, y, "gradient", 0.5, "zero")
+    chunked = remove_features(model, x, y, "gradient", 0.5, "zero", batch_size=50)
+    assert torch.equal(whole, chunked)
+    assert ((whole == 0) | (whole == x)).all(), "zero fill: a pixel is either kept or zero"
+
+
+def test_remove_features_takes_no_model_only_for_a_random_ranking(mnist_model):
+    from sgt_course.metrics import remove_features
+
+    _, x, y = mnist_model
+    removed = remove_features(None, x, y, "random", 0.25, "zero", generator=torch.Generator().manual_seed(0))
+    assert ((removed == 0) & (x != 0)).flatten(1).sum(1).max() <= round(0.25 * 784)
+    with pytest.raises(ValueError, match="a model is needed to rank features by 'gradient'"):
+        remove_features(None, x, y, "gradient", 0.25)
+    with pytest.raises(ValueError, match=r"fraction must be a fraction of the features in \[0, 1\)"):
+        remove_features(None, x, y, "random", 1.0)
