@@ -10,6 +10,7 @@ run profile and the regime's settings::
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -21,7 +22,7 @@ from sgt_course.attacks import make_attack
 from sgt_course.data import ImageSet, load_images
 from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
-from sgt_course.metrics import RemovalCurve, RobustnessCurve
+from sgt_course.metrics import RemovalCurve, RobustnessCurve, remove_features
 from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_model
 from sgt_course.runtime import Profile
 from sgt_course.training import History, evaluate, fit, load_or_train
@@ -114,28 +115,41 @@ def robust_recipe(profile: Profile) -> Profile:
     return profile.scaled(epochs=profile.robust_epochs, lr=1e-3)
 
 
+#: Notebook 6's four regimes by display name, in the order its tables and figures show them.
+ROBUST_REGIMES: tuple[str, ...] = ("standard", "SGT", "PGD-AT", "ASGT")
+
+
 def robust_regimes(eps: float, *, k: float = 0.5, lam: float = 1.0, steps: int = 10) -> dict[str, tuple[str, dict]]:
     """The four regimes of notebook 6 by display name: ``{name: (regime, settings)}``; the adversarial
     ones use ``steps``-step PGD at radius ``eps``, the saliency-guided ones mask ``k`` with weight ``lam``."""
     pgd = {"attack": "pgd", "eps": eps, "steps": steps}
-    return {"standard": ("standard", {}), "SGT": ("sgt", {"k": k, "lam": lam}),
-            "PGD-AT": ("adversarial", pgd), "ASGT": ("asgt", {"k": k, "lam": lam, **pgd})}
+    return dict(zip(ROBUST_REGIMES, (("standard", {}), ("sgt", {"k": k, "lam": lam}), ("adversarial", pgd),
+                                     ("asgt", {"k": k, "lam": lam, **pgd})), strict=True))
 
 
 def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                   progress: bool = True) -> tuple[dict[str, nn.Module], dict[str, History]]:
-    """Standard, SGT, PGD-AT and ASGT models trained with one recipe (:func:`robust_recipe`) on the first
-    ``profile.n_robust`` training images, with ``profile.robust_steps``-step PGD at the data set's
-    :data:`TRAINING_EPS`, from the cache when there."""
+    """Standard, SGT, PGD-AT and ASGT models trained with one recipe (:func:`robust_model` each), from
+    the cache when there: ``({name: model}, {name: history})``."""
+    trained = {name: robust_model(profile, name, train, test, seed=seed, progress=progress)
+               for name in ROBUST_REGIMES}
+    return {name: model for name, (model, _) in trained.items()}, {name: h for name, (_, h) in trained.items()}
+
+
+def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
+                 progress: bool = True) -> tuple[nn.Module, History]:
+    """One of notebook 6's regimes (``"standard"``, ``"SGT"``, ``"PGD-AT"``, ``"ASGT"``) trained with its
+    recipe (:func:`robust_recipe`) on the first ``profile.n_robust`` training images, with
+    ``profile.robust_steps``-step PGD at the data set's :data:`TRAINING_EPS`, from the cache when there."""
     if train.source not in TRAINING_EPS:
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")
-    recipe, data = robust_recipe(profile), train.head(profile.n_robust)
-    models, histories = {}, {}
-    for name, (regime, settings) in robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps).items():
-        models[name], histories[name] = image_model(recipe, regime, data, test, seed=seed, progress=progress,
-                                                    **settings)
-    return models, histories
+    regimes = robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps)
+    if name not in regimes:
+        raise ValueError(f"name must be one of {', '.join(regimes)}; got {name!r}")
+    regime, settings = regimes[name]
+    return image_model(robust_recipe(profile), regime, train.head(profile.n_robust), test, seed=seed,
+                       progress=progress, **settings)
 
 
 def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, History], test: ImageSet,
@@ -149,6 +163,54 @@ def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, Hist
                    "removal-curve area (gradient) ↓": removal[name].area(),
                    "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
             for name, model in models.items()}
+
+
+def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], train: ImageSet, test: ImageSet,
+                  fraction: float, *, method: str = "gradient", imputation: str = "linear", seed: int = 0,
+                  progress: bool = True) -> dict[str, float]:
+    """ROAR, remove and retrain (Hooker et al., NeurIPS 2019): per ranker, the test accuracy of a fresh
+    standard model trained and tested on images whose ``fraction`` most salient pixels were removed.
+
+    Each ranker's ``method`` saliency (of the true class) ranks the pixels of every training and test
+    image; ``None`` ranks them at random. The top ``fraction`` are filled by ``imputation`` (ROAD's
+    linear imputation by default, so the removed region does not outline itself), and a model of the
+    profile's architecture and recipe is trained on the result, from the cache when it is there (the key
+    holds a fingerprint of the ranker's weights). Because the new model learns the removed inputs, the
+    fill is no longer out of distribution: lower accuracy means the ranking removed more of what the
+    task needs. Returns ``{ranker name: accuracy}``.
+    """
+    results = {}
+    for name, ranker in rankers.items():
+        generator = torch.Generator().manual_seed(seed)
+        removed_train, removed_test = (
+            ImageSet(remove_features(ranker, data.x, data.y, method if ranker is not None else "random", fraction,
+                                     imputation, generator=generator), data.y, data.n_classes, data.source)
+            for data in (train, test))
+        architecture = profile.image_model
+
+        def build() -> nn.Module:
+            return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes,
+                               width=profile.width)
+
+        removal = {"ranker": _fingerprint(ranker), "method": method if ranker is not None else "random",
+                   "fraction": fraction, "imputation": imputation}
+        model, _ = _trained(f"{train.source}-{architecture}-roar", {"model": architecture, "width": profile.width,
+                                                                      "removed": removal},
+                            build, "standard", removed_train, removed_test, epochs=profile.epochs,
+                            batch_size=profile.batch_size, lr=profile.lr, seed=seed, progress=progress, settings={})
+        results[name] = evaluate(model, removed_test)
+    return results
+
+
+def _fingerprint(model: nn.Module | None) -> str:
+    """A short hash of a model's weights (``"random"`` for no model): names the ranker in a cache key."""
+    if model is None:
+        return "random"
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 def text_data(profile: Profile, device: object = "cpu") -> tuple[TextSet, TextSet]:

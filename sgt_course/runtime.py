@@ -106,6 +106,11 @@ class Profile:
             text models.
         cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
             (:func:`sgt_course.experiments.cifar_profile`), with the sizes above.
+        seeds: the training seeds of notebook 2's fair removal study (a standard and an SGT model each).
+        robust_seeds: the training seeds of notebook 6's removal study of the four regimes (one in ``ci``,
+            where each seed costs about 40 s of adversarial training).
+        roar_fractions: the fractions notebook 2 removes and retrains on (ROAR); none in ``ci``, where
+            retraining one model per ranking and fraction does not fit the time budget.
     """
 
     name: str
@@ -132,6 +137,9 @@ class Profile:
     sequence_batch_size: int
     sequence_lr: float
     cifar10: bool
+    seeds: tuple[int, ...] = (0, 1, 2)
+    robust_seeds: tuple[int, ...] = (0, 1, 2)
+    roar_fractions: tuple[float, ...] = (0.2, 0.5)
 
     def scaled(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
@@ -144,13 +152,13 @@ PROFILES: dict[str, Profile] = {
         batch_size=64, lr=1e-3, n_explain=128, n_planted=2000, n_quick=1000, n_robust=1500, robust_epochs=4,
         robust_steps=5, n_series=600, series_epochs=3,
         text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, sequence_batch_size=32, sequence_lr=3e-3,
-        cifar10=False),
+        cifar10=False, robust_seeds=(0,), roar_fractions=()),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
         batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
         robust_steps=10, n_series=1000, series_epochs=10,
         text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
-        cifar10=False),
+        cifar10=False, roar_fractions=(0.5,)),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
         batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,

@@ -103,3 +103,30 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
     assert "PGD      standard" in out and "gpu profile" not in out
     assert set(namespace["cifar_robustness"]["PGD"]) == ({"standard", "SGT", "PGD-AT", "ASGT"} if "06" in notebook
                                                           else {"standard", "SGT"})
+
+
+def test_roar_retrains_once_per_ranker_and_loads_from_the_cache_after(capsys):
+    from sgt_course.data import load_images
+    from sgt_course.experiments import roar_accuracy
+    from sgt_course.models import build_model
+
+    profile = PROFILES["ci"].scaled(epochs=1, width=8)
+    train, test = load_images("mnist5k", "train", 200), load_images("mnist5k", "test", 50)
+    torch.manual_seed(0)
+    ranker = build_model("small_cnn", width=8)
+    rankers = {"gradient": ranker, "random": None}
+    first = roar_accuracy(profile, rankers, train, test, 0.5, progress=False)
+    assert list(first) == ["gradient", "random"] and all(0 <= a <= 1 for a in first.values())
+    assert capsys.readouterr().out.count("trained ") == 2
+    assert roar_accuracy(profile, rankers, train, test, 0.5, progress=False) == first
+    assert "trained " not in capsys.readouterr().out
+    with torch.no_grad():
+        next(ranker.parameters()).add_(1.0)
+    roar_accuracy(profile, {"gradient": ranker}, train, test, 0.5, progress=False)
+    assert capsys.readouterr().out.count("trained ") == 1, "new ranker weights: a new removal, a new model"
+
+
+def test_every_profile_has_three_seeds_for_notebook_2_and_roar_only_outside_ci():
+    assert all(p.seeds == (0, 1, 2) for p in PROFILES.values())
+    assert PROFILES["ci"].roar_fractions == () and all(PROFILES[p].roar_fractions for p in ("cpu", "gpu"))
+    assert PROFILES["ci"].robust_seeds == (0,) and PROFILES["cpu"].robust_seeds == (0, 1, 2)
