@@ -81,8 +81,9 @@ def _test(args: argparse.Namespace) -> int:
     if not args.keep_cache:
         # A fresh cache: the notebooks must train what they use, not load a stale model.
         env["SGT_COURSE_CACHE"] = tempfile.mkdtemp(prefix="sgt-course-test-")
+    # --durations: the log names the slowest tests, so a CI run that creeps towards its limit says where.
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-               *(args.pytest_args or ["tests", "notebooks", "e2e"])]
+               "--durations=15", *(args.pytest_args or ["tests", "notebooks", "e2e"])]
     print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')}")
     print("$ " + " ".join(command), flush=True)
     return subprocess.call(command, cwd=root, env=env)
