@@ -22,14 +22,17 @@ import time
 import torch
 
 from sgt_course import runtime, saliency
-from sgt_course.experiments import TRAINING_EPS, image_data, image_model, robust_models, robust_recipe, robust_regimes
+from sgt_course.experiments import (ROBUST_REGIMES, TRAINING_EPS, image_data, image_model, robust_model,
+                                    robust_models, robust_recipe, robust_regimes)
 from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
+from sgt_course.removal_study import removal_study
 from sgt_course.sanity import cascading_randomization
 from sgt_course.training import evaluate
 
 NOTEBOOK5_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 REMOVAL_METHODS = ("gradient", "integrated_gradients", "smoothgrad", "random")
 SANITY_METHODS = ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "random")
+SANITY_GUIDED_METHODS = ("gradient", "smoothgrad")
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -48,12 +51,19 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
     finals = {m: cascading_randomization(standard, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
               for m in SANITY_METHODS}
     out.update({f"1 · ρ after randomizing every layer, {saliency.LABELS[m]}": v for m, v in finals.items()})
+    asgt, _ = robust_model(profile, "ASGT", train, test, seed=seed, progress=False)
+    for name, model in (("SGT", sgt), ("ASGT", asgt)):
+        for m in SANITY_GUIDED_METHODS:
+            out[f"1 · ρ after randomizing every layer, {saliency.LABELS[m]}, {name}"] = cascading_randomization(
+                model, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
 
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
     for method in REMOVAL_METHODS:
         for name, model in models.items():
             curve = removal_curve(model, xe, ye, method, generator=_generator(seed))
             out[f"2 · accuracy with 50% removed, {saliency.LABELS[method]} ranking, {name}"] = curve.at(0.5)
+
+    out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
 
     robustness = robustness_curves(models, xe, ye, NOTEBOOK5_EPS, seed=seed)
     for attack, by_model in robustness.items():
@@ -76,6 +86,22 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
             model, xe, ye, "pgd", notebook6_eps, generator=_generator(seed)).at(eps)
         out[f"6 · gradient removal-curve area, {name}"] = removal_curve(
             model, xe, ye, "gradient", generator=_generator(seed)).area()
+    out.update(_fair_removal("6", {name: robust[name] for name in ROBUST_REGIMES}, "ASGT", "PGD-AT", xe, ye, seed))
+    return out
+
+
+def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str, other: str,
+                  x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, float]:
+    """The quantities of a notebook's fair removal study, for one seed: every model's ROAD gap under
+    every fill, ``guided``'s lead over ``other`` and their random-ranking difference at 50 % removed."""
+    study = removal_study({seed: models}, x, y, progress=False)
+    out = {}
+    for fill in study.imputations:
+        for name in models:
+            out[f"{notebook} · ROAD gap, {fill} fill, {name}"] = study.gap(name, fill)[0]
+        out[f"{notebook} · {guided}'s ROAD-gap lead over {other}, {fill} fill"] = study.lead(guided, other, fill)[0]
+        out[f"{notebook} · random ranking at 50%, {guided} minus {other}, {fill} fill"] = (
+            study.at(guided, fill, 0.5, ranking="random")[0] - study.at(other, fill, 0.5, ranking="random")[0])
     return out
 
 
