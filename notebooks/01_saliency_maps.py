@@ -182,13 +182,13 @@ for name, curve in curves.items():
 
 # %%
 # The claims: the gradient and SmoothGrad change once the model is randomized; the maps that multiply
-# by the input stay far closer to the trained model's map; the random map cannot change at all.
+# by the input stay far closer to the trained model's map. (The random map draws the same numbers for
+# every model, so its ρ is 1 by construction: a reference line in the figure, not a finding.)
 # Measured on MNIST-5k, seeds 0-2: ρ of Gradient 0.10-0.13 (ci) and 0.29-0.36 (cpu), of SmoothGrad
 # 0.15-0.23 and 0.54-0.60, of Input×Gradient and IG 0.99 in both; 0.8 lies between the two groups.
 final = {name: curve[-1][1] for name, curve in curves.items()}
 assert final["Gradient"] < 0.8 and final["SmoothGrad"] < 0.8, final
 assert min(final["Input×Gradient"], final["Integrated Gradients"]) > max(final["Gradient"], final["SmoothGrad"]), final
-assert final["Random"] > 0.99
 
 # %% [markdown]
 # **What we measured.** The gradient and SmoothGrad pass the test: for a random network their maps

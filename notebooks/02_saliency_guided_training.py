@@ -382,7 +382,7 @@ assert check_mask_bottom_k(my_mask)
 #   the standard model's depended on the model.
 # - The paper's removal test fills pixels with the noise SGT trains on, so it favours SGT by
 #   construction. Under fills neither model trained on, in both orders (ROAD's gap), both models'
-#   gradient maps were faithful, and SGT's lead shrank from 5-47 points to -4-9 points: small, and
+#   gradient maps were faithful, and SGT's lead in ROAD's gap went from +5..+47 points to -4..+9: small, and
 #   dependent on the model.
 # - The price: one SGT step costs the multiple of a standard step printed above.
 #
