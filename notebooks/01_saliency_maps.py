@@ -243,7 +243,8 @@ saliency_explorer(model, test.x[:32], test.y[:32], class_names=test.class_names)
 # batch `x` and a tensor `target` of one class per sample. Hints: work on `x.detach().clone()` with
 # `requires_grad_(True)`; select each sample's target logit with `logits.gather(1, target[:, None])`;
 # `torch.autograd.grad` returns the gradient without touching the model's parameters.
-# `check_gradient` tells you what is wrong, if anything.
+# `check_gradient` tells you what is wrong, if anything. (The SGT authors' code differentiates the
+# log-probability log p_c instead of the logit; the checker accepts that too and says how it differs.)
 
 # %%
 import torch

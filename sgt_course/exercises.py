@@ -77,6 +77,13 @@ def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bo
     if _close(result, reference):
         return _verdict(True, "Correct: your map equals the reference |∂f(X)_c/∂X|.")
     picked = lambda logits: logits.gather(1, target[:, None]).sum()  # noqa: E731
+    log_probability = _gradient_of(model, x, lambda z: F.log_softmax(z, 1).gather(1, target[:, None]).sum()).abs()
+    if _close(result, log_probability):
+        return _verdict(True, "Accepted, with a difference to know: you differentiated the log-probability "
+                              "log p_c = f(X)_c − log Σ_j exp f(X)_j. That is what the SGT authors' code does "
+                              "(their network ends in log-softmax); the course's S uses the logit f(X)_c. The two "
+                              "maps differ by the gradient of log Σ_j exp f(X)_j, which is small when the model "
+                              "is confident in c.")
     diagnoses = [
         (_gradient_of(model, x, picked), "You return the signed gradient; S(X) is its absolute value (.abs())."),
         (_gradient_of(model, x, lambda z: z.sum()).abs(),
@@ -87,8 +94,6 @@ def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bo
          "You differentiated the predicted class; the exercise asks for the given target class."),
         (_gradient_of(model, x, lambda z: F.softmax(z, 1).gather(1, target[:, None]).sum()).abs(),
          "You differentiated the softmax probability; the paper's S uses the logit f(X)_c."),
-        (_gradient_of(model, x, lambda z: F.log_softmax(z, 1).gather(1, target[:, None]).sum()).abs(),
-         "You differentiated the log-probability; the paper's S uses the logit f(X)_c."),
     ]
     for wrong, explanation in diagnoses:
         if _close(result, wrong):

@@ -61,6 +61,19 @@ def test_gradient_checker_accepts_the_reference_and_explains_mistakes(capsys):
         assert expected in capsys.readouterr().out
 
 
+def test_gradient_checker_accepts_the_authors_log_probability_and_says_how_it_differs(capsys):
+    import torch.nn.functional as F
+
+    def log_probability(model, x, target):
+        inputs = x.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.log_softmax(model(inputs), 1).gather(1, target[:, None]).sum(), inputs)
+        return grad.abs()
+
+    assert check_gradient(log_probability)
+    out = capsys.readouterr().out
+    assert "log-probability" in out and "SGT authors' code" in out and "logit" in out
+
+
 def test_mask_checker_accepts_the_library_and_explains_mistakes(capsys):
     from sgt_course.exercises import check_mask_bottom_k
     from sgt_course.masking import mask_bottom_k
