@@ -109,3 +109,21 @@ def test_an_unreadable_checkpoint_restarts_its_regime(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"the checkpoint {checkpoint} cannot be used" in out and "training standard from the start" in out
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+
+
+def test_the_authors_mnist_recipe_trains_with_adadelta_and_keeps_its_own_checkpoints(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    authors = reproduce.RECIPES["mnist-authors"]
+    assert (authors.dataset, authors.model, authors.optimizer, authors.lr, authors.batch_size) == (
+        "mnist", "mnist_cnn", "adadelta", 1.0, 512)
+    optimizer = authors.make_optimizer([torch.nn.Parameter(torch.zeros(2))])
+    assert isinstance(optimizer, torch.optim.Adadelta) and optimizer.defaults["lr"] == 1.0
+    # The same recipe on the offline digits with the small CNN, so the test needs no download.
+    monkeypatch.setitem(reproduce.RECIPES, "authors-toy", replace(authors, dataset="mnist5k", model="small_cnn"))
+    reproduce.main(["--datasets", "authors-toy", "--n-train", "128", "--n-test", "64", "--epochs", "1",
+                    "--batch-size", "64", "--device", "cpu", "--regimes", "standard", "--output", str(tmp_path)])
+    state = torch.load(tmp_path / "checkpoints" / "mnist5k-small_cnn-adadelta-standard.pt", weights_only=True)
+    assert "acc_delta" in state["optimizer"]["state"][0], "Adadelta's running averages are in the checkpoint"
+    with pytest.raises(ValueError, match="optimizer must be one of adam, adadelta; got 'sgd'"):
+        replace(authors, optimizer="sgd").make_optimizer([torch.nn.Parameter(torch.zeros(2))])
