@@ -20,7 +20,7 @@ from sgt_course.attacks import Attack, make_attack
 from sgt_course.checks import check_fraction, check_non_negative
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
-from sgt_course.saliency import attribute, feature_scores, token_saliency
+from sgt_course.saliency import attribute, feature_scores, gradient, signed_scores, token_saliency
 
 
 class LossFn(Protocol):
@@ -47,17 +47,25 @@ def _check_weights(x: Tensor, y: Tensor, k: float, lam: float) -> None:
 
 
 def masked_by_saliency(model: nn.Module, x: Tensor, y: Tensor, k: float, saliency: str = "gradient",
-                       fill: str = "uniform", generator: torch.Generator | None = None) -> Tensor:
+                       fill: str = "uniform", generator: torch.Generator | None = None, signed: bool = False) -> Tensor:
     """M_k(sort S(X), X): ``x`` with its k least salient features replaced, the saliency of class ``y``
-    taken in eval mode (the model's mode is restored). Shared by SGT (on X) and ASGT (on X')."""
+    taken in eval mode (the model's mode is restored). Shared by SGT (on X) and ASGT (on X').
+    ``signed`` ranks the signed gradient instead of its magnitude (see :func:`sgt_loss`)."""
+    _check_signed(signed, saliency)
     with eval_mode(model):
-        scores = feature_scores(attribute(saliency, model, x, y))
+        scores = (signed_scores(gradient(model, x, y, abs=False)) if signed
+                  else feature_scores(attribute(saliency, model, x, y)))
     return mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)[0]
+
+
+def _check_signed(signed: bool, saliency: str) -> None:
+    if signed and saliency != "gradient":
+        raise ValueError(f"signed=True ranks the signed gradient; it needs saliency='gradient', got {saliency!r}")
 
 
 def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
              saliency: str = "gradient", fill: str = "uniform", reuse_forward: bool = False,
-             generator: torch.Generator | None = None) -> Tensor:
+             generator: torch.Generator | None = None, signed: bool = False) -> Tensor:
     """Saliency-guided training, Algorithm 1 of Ismail, Corrada Bravo & Feizi (NeurIPS 2021), one minibatch:
 
     1. I = sort(S(X)): saliency of the true class y, taken **in eval mode** as the authors' code does;
@@ -77,11 +85,16 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
             dropout active) and reuse that pass's logits for the CE term: one forward pass fewer
             per step. Only for ``saliency="gradient"``.
         generator: source of the uniform fill.
+        signed: rank the *signed* gradient (images: its mean over channels), as the authors' code does by
+            default (its ``--abs`` flag is off): the masked "least salient" features are then those with
+            the most negative ∂f(X)_y/∂X, not the smallest |∂f(X)_y/∂X|. Only with ``saliency="gradient"``.
     """
     _check_weights(x, y, k, lam)
+    _check_signed(signed, saliency)
     if not x.is_floating_point():  # token ids: text masking by the previous salient token
-        if reuse_forward:
-            raise ValueError("reuse_forward is not available for text; the saliency is taken on the embeddings")
+        if reuse_forward or signed:
+            option = "reuse_forward" if reuse_forward else "signed"
+            raise ValueError(f"{option} is not available for text; the saliency is taken on the embeddings")
         with eval_mode(model):
             scores = token_saliency(model, x, y, saliency)
         masked, _ = mask_tokens_bottom_k(x, scores, k)
@@ -93,9 +106,10 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         inputs = x.detach().clone().requires_grad_(True)
         logits = model(inputs)
         (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, retain_graph=True)
-        masked, _ = mask_bottom_k(x.detach(), feature_scores(grad), k, fill=fill, generator=generator)
+        scores = signed_scores(grad) if signed else feature_scores(grad)
+        masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
     else:
-        masked = masked_by_saliency(model, x, y, k, saliency, fill, generator)
+        masked = masked_by_saliency(model, x, y, k, saliency, fill, generator, signed)
         logits = model(x)
     return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
 

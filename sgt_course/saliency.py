@@ -225,6 +225,13 @@ def feature_scores(saliency_map: Tensor) -> Tensor:
     return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
 
 
+def signed_scores(saliency_map: Tensor) -> Tensor:
+    """One *signed* score per maskable feature, as the SGT authors rank by default: for images the mean
+    over channels, (N, C, H, W) -> (N, 1, H, W); other maps unchanged. Low = most negative, not least
+    important: ranking these masks the features whose increase would lower the class score most."""
+    return saliency_map.mean(1, keepdim=True) if saliency_map.ndim == 4 else saliency_map
+
+
 def per_token(saliency: Tensor) -> Tensor:
     """Text: one score per token, (N, T, E) -> (N, T), the sum of the map over the embedding dimension."""
     if saliency.ndim != 3:

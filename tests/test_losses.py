@@ -187,3 +187,20 @@ def test_asgt_loss_trains():
     loss.backward()
     assert loss.item() > 0 and all(p.grad is not None for p in model.parameters())
     assert model.training
+
+
+def test_signed_ranking_masks_the_most_negative_gradients_not_the_smallest_magnitudes():
+    from sgt_course.losses import masked_by_saliency
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[-3.0, 0.1, 2.0, -0.2], [0.0, 0.0, 0.0, 0.0]]))
+        model[1].bias.zero_()
+    x, y = torch.full((1, 1, 2, 2), 0.5), torch.tensor([0])  # the zero fill shows which pixels were masked
+    masked = {signed: masked_by_saliency(model, x, y, 0.5, fill="zero", signed=signed) for signed in (False, True)}
+    # |gradient| = 3, 0.1, 2, 0.2: the two smallest are pixels 1 and 3; signed = -3, 0.1, 2, -0.2: pixels 0 and 3
+    assert (masked[False].flatten() == 0).tolist() == [False, True, False, True]
+    assert (masked[True].flatten() == 0).tolist() == [True, False, False, True]
+    assert torch.isfinite(sgt_loss(model, x, y, 0.5, 1.0, signed=True))
+    with pytest.raises(ValueError, match="signed=True ranks the signed gradient; it needs saliency='gradient'"):
+        sgt_loss(model, x, y, signed=True, saliency="smoothgrad")
