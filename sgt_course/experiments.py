@@ -179,23 +179,22 @@ def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], tra
     fill is no longer out of distribution: lower accuracy means the ranking removed more of what the
     task needs. Returns ``{ranker name: accuracy}``.
     """
+    architecture = profile.image_model
+
+    def build() -> nn.Module:
+        return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes, width=profile.width)
+
     results = {}
     for name, ranker in rankers.items():
+        ranking = method if ranker is not None else "random"
         generator = torch.Generator().manual_seed(seed)
         removed_train, removed_test = (
-            ImageSet(remove_features(ranker, data.x, data.y, method if ranker is not None else "random", fraction,
-                                     imputation, generator=generator), data.y, data.n_classes, data.source)
+            ImageSet(remove_features(ranker, data.x, data.y, ranking, fraction, imputation, generator=generator),
+                     data.y, data.n_classes, data.source)
             for data in (train, test))
-        architecture = profile.image_model
-
-        def build() -> nn.Module:
-            return build_model(architecture, in_channels=train.x.shape[1], n_classes=train.n_classes,
-                               width=profile.width)
-
-        removal = {"ranker": _fingerprint(ranker), "method": method if ranker is not None else "random",
-                   "fraction": fraction, "imputation": imputation}
-        model, _ = _trained(f"{train.source}-{architecture}-roar", {"model": architecture, "width": profile.width,
-                                                                      "removed": removal},
+        removal = {"ranker": _fingerprint(ranker), "method": ranking, "fraction": fraction, "imputation": imputation}
+        model, _ = _trained(f"{train.source}-{architecture}-roar",
+                            {"model": architecture, "width": profile.width, "removed": removal},
                             build, "standard", removed_train, removed_test, epochs=profile.epochs,
                             batch_size=profile.batch_size, lr=profile.lr, seed=seed, progress=progress, settings={})
         results[name] = evaluate(model, removed_test)
