@@ -27,7 +27,7 @@ from sgt_course.checks import check_finite, check_non_negative
 from sgt_course.masking import fill_values
 from sgt_course.runtime import draw
 
-IMPUTATIONS = ("uniform", "zero", "mean", "linear")
+IMPUTATIONS = ("uniform", "zero", "mean", "linear", "background")
 
 #: Images solved together by the linear imputation: larger batches run slower per image on a CPU
 #: (1,000 MNIST images at once took 3 times as long as eight batches of 128).
@@ -53,7 +53,9 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
         removed: bool, shaped like ``x`` or broadcastable to it, e.g. (N, 1, H, W) for whole pixels;
             ``"linear"`` needs the same pixels removed in every channel.
         how: ``"linear"`` (ROAD's noisy linear imputation), ``"uniform"`` (U(min, max) of each image, the
-            SGT authors' fill), ``"zero"`` or ``"mean"`` (each image's mean).
+            SGT authors' training fill), ``"zero"``, ``"mean"`` (each image's mean) or ``"background"``
+            (each image's top-left pixel, the fill of the authors' removal script; see
+            :func:`~sgt_course.masking.fill_values`).
         sigma: σ >= 0 of the Gaussian noise added to linearly imputed pixels (ROAD uses 0.01 on inputs in
             [0, 1]); ignored by the other fills.
         generator: source of the uniform fill and of the noise.

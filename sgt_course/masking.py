@@ -3,8 +3,8 @@
     X̃ = M_k(sort(S(X)), X)
 
 For images and time series, each masked feature is replaced by a value drawn uniformly between
-that sample's minimum and maximum (the authors' choice); the mean and zero fills are there to
-compare. Text masking (replace by the previous salient token) lives with the text models.
+that sample's minimum and maximum (the authors' choice); the mean, zero and background fills are
+there to compare. Text masking (replace by the previous salient token) lives with the text models.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import Tensor
 from sgt_course.checks import check_finite, check_fraction
 from sgt_course.runtime import draw
 
-FILLS = ("uniform", "mean", "zero")
+FILLS = ("uniform", "mean", "zero", "background")
 
 
 def top_k_mask(scores: Tensor, k: Tensor | int) -> Tensor:
@@ -45,7 +45,9 @@ def _features_of(x: Tensor, saliency: Tensor) -> Tensor:
 
 
 def fill_values(x: Tensor, fill: str = "uniform", generator: torch.Generator | None = None) -> Tensor:
-    """Replacement values shaped like ``x``: U(min, max) of each sample, each sample's mean, or zeros."""
+    """Replacement values shaped like ``x``: U(min, max) of each sample, each sample's mean, zeros, or
+    each sample's ``"background"``: its first value, ``x[i, 0, 0, 0]`` for images (the top-left pixel of
+    the first channel, the value the SGT authors' removal script fills with: 0 on MNIST digits)."""
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
     if fill == "zero":
@@ -54,6 +56,8 @@ def fill_values(x: Tensor, fill: str = "uniform", generator: torch.Generator | N
     flat = x.detach().flatten(1)
     if fill == "mean":
         return flat.mean(1).view(per_sample).expand_as(x)
+    if fill == "background":
+        return flat[:, 0].view(per_sample).expand_as(x)
     low, high = flat.amin(1).view(per_sample), flat.amax(1).view(per_sample)
     return low + (high - low) * draw(x, generator)
 
@@ -67,7 +71,8 @@ def mask_bottom_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
         saliency: scores with x's batch and feature shape, or 1 along dimensions whose features share
             a score: (N, 1, H, W) masks whole pixels across all channels.
         k: the fraction of features to mask, in [0, 1).
-        fill: ``"uniform"`` (U(min, max) of the sample), ``"mean"`` or ``"zero"``.
+        fill: ``"uniform"`` (U(min, max) of the sample), ``"mean"``, ``"zero"`` or ``"background"``
+            (see :func:`fill_values`).
         generator: source of the uniform fill, for repeatable masks.
     Returns:
         (X̃, mask): the masked inputs and a bool tensor shaped like ``x``, True where a value was replaced.

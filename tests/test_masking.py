@@ -82,6 +82,21 @@ def test_bad_shapes_and_types(x, saliency, error, message):
         mask_bottom_k(x, saliency, 0.5)
 
 
+def test_background_fill_takes_each_images_top_left_pixel_of_the_first_channel():
+    x = torch.stack([torch.full((2, 3, 3), 0.2), torch.full((2, 3, 3), 0.7)])  # (2, 2, 3, 3)
+    x[0, 0, 0, 0], x[1, 1, 0, 0] = 0.9, 0.1  # image 0's background differs from its other pixels
+    fill = fill_values(x, "background")
+    assert fill.shape == x.shape
+    assert torch.equal(fill[0], torch.full((2, 3, 3), 0.9)) and torch.equal(fill[1], torch.full((2, 3, 3), 0.7))
+    from sgt_course.imputation import impute
+
+    removed = torch.zeros(2, 1, 3, 3, dtype=torch.bool)
+    removed[:, :, 1, 1] = True
+    filled = impute(x, removed, "background")
+    assert filled[0, :, 1, 1].tolist() == pytest.approx([0.9, 0.9]) and filled[1, :, 1, 1].tolist() == pytest.approx([0.7, 0.7])
+    assert torch.equal(filled[~removed.expand_as(x)], x[~removed.expand_as(x)])
+
+
 def test_bad_fill():
     with pytest.raises(ValueError, match="fill must be one of uniform, mean, zero"):
         mask_bottom_k(torch.rand(2, 4), torch.rand(2, 4), 0.5, fill="blur")

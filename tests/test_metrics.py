@@ -138,7 +138,7 @@ def test_removal_curve_and_gap_refuse_bad_arguments(mnist_model):
     model, x, y = mnist_model
     with pytest.raises(ValueError, match="order must be one of morf, lerf; got 'both'"):
         removal_curve(model, x, y, "gradient", order="both")
-    with pytest.raises(ValueError, match="how must be one of uniform, zero, mean, linear; got 'blur'"):
+    with pytest.raises(ValueError, match="how must be one of uniform, zero, mean, linear, background; got 'blur'"):
         removal_curve(model, x, y, "gradient", (0.0, 0.5), "blur")
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
         removal_curve(model, x, y, "gradient", (0.0, 0.5), "linear", sigma=-1.0)
