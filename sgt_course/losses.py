@@ -20,7 +20,8 @@ from sgt_course.attacks import Attack, make_attack
 from sgt_course.checks import check_fraction, check_non_negative
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
-from sgt_course.saliency import attribute, feature_scores, gradient, signed_scores, token_saliency
+from sgt_course.saliency import (CHANNEL_REDUCTIONS, attribute, feature_scores, gradient, signed_scores,
+                                 token_saliency)
 
 
 class LossFn(Protocol):
@@ -47,25 +48,30 @@ def _check_weights(x: Tensor, y: Tensor, k: float, lam: float) -> None:
 
 
 def masked_by_saliency(model: nn.Module, x: Tensor, y: Tensor, k: float, saliency: str = "gradient",
-                       fill: str = "uniform", generator: torch.Generator | None = None, signed: bool = False) -> Tensor:
+                       fill: str = "uniform", generator: torch.Generator | None = None, signed: bool = False,
+                       channels: str = "max") -> Tensor:
     """M_k(sort S(X), X): ``x`` with its k least salient features replaced, the saliency of class ``y``
     taken in eval mode (the model's mode is restored). Shared by SGT (on X) and ASGT (on X').
-    ``signed`` ranks the signed gradient instead of its magnitude (see :func:`sgt_loss`)."""
-    _check_signed(signed, saliency)
+    ``signed`` ranks the signed gradient instead of its magnitude and ``channels`` reduces an image
+    map's channels (see :func:`sgt_loss`)."""
+    _check_ranking(signed, saliency, channels)
     with eval_mode(model):
-        scores = (signed_scores(gradient(model, x, y, abs=False)) if signed
-                  else feature_scores(attribute(saliency, model, x, y)))
+        raw = (gradient(model, x, y, abs=False) if saliency == "gradient" and (signed or channels == "mean_signed")
+               else attribute(saliency, model, x, y))
+    scores = signed_scores(raw) if signed else feature_scores(raw, channels)
     return mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)[0]
 
 
-def _check_signed(signed: bool, saliency: str) -> None:
+def _check_ranking(signed: bool, saliency: str, channels: str) -> None:
     if signed and saliency != "gradient":
         raise ValueError(f"signed=True ranks the signed gradient; it needs saliency='gradient', got {saliency!r}")
+    if channels not in CHANNEL_REDUCTIONS:
+        raise ValueError(f"channels must be one of {', '.join(CHANNEL_REDUCTIONS)}; got {channels!r}")
 
 
 def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
              saliency: str = "gradient", fill: str = "uniform", reuse_forward: bool = False,
-             generator: torch.Generator | None = None, signed: bool = False) -> Tensor:
+             generator: torch.Generator | None = None, signed: bool = False, channels: str = "max") -> Tensor:
     """Saliency-guided training, Algorithm 1 of Ismail, Corrada Bravo & Feizi (NeurIPS 2021), one minibatch:
 
     1. I = sort(S(X)): saliency of the true class y, taken **in eval mode** as the authors' code does;
@@ -88,9 +94,12 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         signed: rank the *signed* gradient (images: its mean over channels), as the authors' code does by
             default (its ``--abs`` flag is off): the masked "least salient" features are then those with
             the most negative ∂f(X)_y/∂X, not the smallest |∂f(X)_y/∂X|. Only with ``saliency="gradient"``.
+        channels: how an image map's channels become one score per pixel
+            (:func:`~sgt_course.saliency.per_pixel`): ``"max"`` of |s| (the course), ``"mean_signed"``
+            |mean_c s_c| (the authors' code) or ``"mean"`` of |s|. Ignored where ``signed`` is set.
     """
     _check_weights(x, y, k, lam)
-    _check_signed(signed, saliency)
+    _check_ranking(signed, saliency, channels)
     if not x.is_floating_point():  # token ids: text masking by the previous salient token
         if reuse_forward or signed:
             option = "reuse_forward" if reuse_forward else "signed"
@@ -106,10 +115,10 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float 
         inputs = x.detach().clone().requires_grad_(True)
         logits = model(inputs)
         (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, retain_graph=True)
-        scores = signed_scores(grad) if signed else feature_scores(grad)
+        scores = signed_scores(grad) if signed else feature_scores(grad, channels)
         masked, _ = mask_bottom_k(x.detach(), scores, k, fill=fill, generator=generator)
     else:
-        masked = masked_by_saliency(model, x, y, k, saliency, fill, generator, signed)
+        masked = masked_by_saliency(model, x, y, k, saliency, fill, generator, signed, channels)
         logits = model(x)
     return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
 

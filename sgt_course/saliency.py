@@ -10,7 +10,7 @@ and change neither it nor ``x`` (the gradient is taken on a detached copy), so `
 is left as it was. Parameter ``.grad`` fields are not touched either.
 
 Reducers turn a map into one score per feature of the modality: :func:`per_pixel` for images
-(max or mean of |s| over channels), :func:`per_token` for text (sum over the embedding) and
+(a reduction over channels, :data:`CHANNEL_REDUCTIONS`), :func:`per_token` for text (sum over the embedding) and
 time series need none (every x(i, t) is its own feature).
 """
 
@@ -140,12 +140,14 @@ def integrated_gradients(model: nn.Module, x: Tensor, target: int | Tensor, base
 
 def smoothgrad(model: nn.Module, x: Tensor, target: int | Tensor, samples: int = 16, sigma: float = 0.15,
                generator: torch.Generator | None = None, abs: bool = True,  # noqa: A002
-               internal_batch_size: int | None = None) -> Tensor:
+               internal_batch_size: int | None = None, squared: bool = False) -> Tensor:
     """SmoothGrad (Smilkov et al. 2017): the mean gradient over noisy copies of the input,
 
         S(x) = (1/n) Σ_{i=1..n} |∂ f(x + ε_i)_c / ∂x|,   ε_i ~ N(0, (σ·(max x − min x))²)
 
-    with σ relative to each sample's value range, as in the paper.
+    with σ relative to each sample's value range, as in the paper. ``squared=True`` averages the squared
+    gradients instead, (1/n) Σ_i (∂ f(x + ε_i)_c / ∂x)² (Captum's ``nt_type="smoothgrad_sq"``, which
+    the SGT authors' removal script uses).
 
     Args:
         samples: n, noisy copies per input.
@@ -153,6 +155,7 @@ def smoothgrad(model: nn.Module, x: Tensor, target: int | Tensor, samples: int =
         generator: source of the noise, for repeatable maps.
         abs: average magnitudes (default, as Captum's NoiseTunnel over Saliency) or signed gradients.
         internal_batch_size: at most this many samples (each with its ``samples`` copies) at once.
+        squared: average the squared gradients (then ``abs`` makes no difference).
     """
     _check_input(x)
     _check_positive_int("samples", samples)
@@ -169,7 +172,7 @@ def smoothgrad(model: nn.Module, x: Tensor, target: int | Tensor, samples: int =
 
     def chunk(rows: Tensor, classes: Tensor) -> Tensor:
         grads = _target_gradient(model, rows, classes)
-        return grads.abs() if abs else grads
+        return grads.square() if squared else grads.abs() if abs else grads
 
     grads = _chunked(chunk, noisy, target.repeat_interleave(samples),
                      None if internal_batch_size is None else internal_batch_size * samples)
@@ -208,21 +211,32 @@ def attribute(method: str, model: nn.Module, x: Tensor, target: int | Tensor, **
     return get_method(method)(model, x, target, **kwargs)
 
 
+#: How :func:`per_pixel` reduces an image map's channels to one score per pixel.
+CHANNEL_REDUCTIONS = ("max", "mean", "mean_signed")
+
+
 def per_pixel(saliency: Tensor, how: str = "max") -> Tensor:
-    """Images: one score per pixel, (N, C, H, W) -> (N, 1, H, W), the max or mean of |s| over channels."""
+    """Images: one score per pixel, (N, C, H, W) -> (N, 1, H, W).
+
+    ``how``: ``"max"`` — max_c |s_c| (the course's default); ``"mean"`` — mean_c |s_c|; ``"mean_signed"`` —
+    |mean_c s_c|, the SGT authors' code (their maps are averaged over channels, ``.mean(1)``, before the
+    magnitude is taken), where channels of opposite sign cancel. On one-channel images all three agree.
+    """
     if saliency.ndim != 4:
         raise ValueError(f"saliency must have shape (N, C, H, W); got {tuple(saliency.shape)}")
     if how == "max":
         return saliency.abs().amax(1, keepdim=True)
     if how == "mean":
         return saliency.abs().mean(1, keepdim=True)
-    raise ValueError(f"how must be 'max' or 'mean'; got {how!r}")
+    if how == "mean_signed":
+        return saliency.mean(1, keepdim=True).abs()
+    raise ValueError(f"how must be one of {', '.join(CHANNEL_REDUCTIONS)}; got {how!r}")
 
 
-def feature_scores(saliency_map: Tensor) -> Tensor:
-    """One non-negative score per maskable feature: per pixel for images (:func:`per_pixel`), the
-    magnitude of each value for time series and flat features."""
-    return per_pixel(saliency_map) if saliency_map.ndim == 4 else saliency_map.abs()
+def feature_scores(saliency_map: Tensor, channels: str = "max") -> Tensor:
+    """One non-negative score per maskable feature: per pixel for images (:func:`per_pixel` with
+    ``how=channels``), the magnitude of each value for time series and flat features."""
+    return per_pixel(saliency_map, channels) if saliency_map.ndim == 4 else saliency_map.abs()
 
 
 def signed_scores(saliency_map: Tensor) -> Tensor:

@@ -204,3 +204,20 @@ def test_signed_ranking_masks_the_most_negative_gradients_not_the_smallest_magni
     assert torch.isfinite(sgt_loss(model, x, y, 0.5, 1.0, signed=True))
     with pytest.raises(ValueError, match="signed=True ranks the signed gradient; it needs saliency='gradient'"):
         sgt_loss(model, x, y, signed=True, saliency="smoothgrad")
+
+
+def test_the_authors_channel_mean_lets_opposite_channels_cancel():
+    from sgt_course.losses import masked_by_saliency
+
+    # two channels, two pixels; class-0 gradient: pixel 0 = (+1, -1), pixel 1 = (0.5, 0.5)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0.5, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]]))
+        model[1].bias.zero_()
+    x, y = torch.full((1, 2, 1, 2), 0.5), torch.tensor([0])
+    masked = {how: masked_by_saliency(model, x, y, 0.5, fill="zero", channels=how) for how in ("max", "mean_signed")}
+    # max |s|: pixel 0 scores 1, pixel 1 scores 0.5 -> pixel 1 masked; |mean s|: 0 and 0.5 -> pixel 0 masked
+    assert (masked["max"][0, :, 0] == 0).tolist() == [[False, True], [False, True]]
+    assert (masked["mean_signed"][0, :, 0] == 0).tolist() == [[True, False], [True, False]]
+    with pytest.raises(ValueError, match="channels must be one of max, mean, mean_signed; got 'median'"):
+        sgt_loss(model, x, y, channels="median")

@@ -73,6 +73,17 @@ def test_smoothgrad_matches_captum_noise_tunnel_with_the_same_noise(model, x):
     assert torch.allclose(ours, expected, atol=1e-10)
 
 
+def test_squared_smoothgrad_matches_captum_smoothgrad_sq(model, x):
+    x = x.clone()
+    x[:, 0, 0, 0], x[:, 0, 0, 1] = 0.0, 1.0
+    torch.manual_seed(42)
+    expected = captum_attr.NoiseTunnel(captum_attr.Saliency(model)).attribute(
+        x, nt_type="smoothgrad_sq", nt_samples=5, stdevs=0.31, target=TARGET)
+    ours = saliency.smoothgrad(model, x, TARGET, samples=5, sigma=0.31, squared=True,
+                               generator=torch.Generator().manual_seed(42))
+    assert torch.allclose(ours, expected, atol=1e-10)
+
+
 def test_smoothgrad_with_zero_noise_is_the_gradient(model, x):
     ours = saliency.smoothgrad(model, x, TARGET, samples=3, sigma=0.0, internal_batch_size=2)
     assert torch.allclose(ours, saliency.gradient(model, x, TARGET))
@@ -115,6 +126,7 @@ def test_reducers():
     s = torch.tensor([[[[1.0, -2.0]], [[-3.0, 0.5]]]])  # (1, 2, 1, 2)
     assert torch.equal(saliency.per_pixel(s), torch.tensor([[[[3.0, 2.0]]]]))
     assert torch.equal(saliency.per_pixel(s, "mean"), torch.tensor([[[[2.0, 1.25]]]]))
+    assert torch.equal(saliency.per_pixel(s, "mean_signed"), torch.tensor([[[[1.0, 0.75]]]]))
     assert torch.equal(saliency.per_token(torch.ones(2, 5, 3)), torch.full((2, 5), 3.0))
 
 
@@ -129,7 +141,7 @@ def test_reducers():
     (lambda m, x: saliency.smoothgrad(m, x, 0, sigma=-0.1), ValueError, "sigma must be a finite number >= 0"),
     (lambda m, x: saliency.smoothgrad(m, x, 0, samples=0), ValueError, "samples must be an int >= 1"),
     (lambda m, x: saliency.attribute("lime", m, x, 0), ValueError, "method must be one of gradient, "),
-    (lambda m, x: saliency.per_pixel(x, "median"), ValueError, "how must be 'max' or 'mean'"),
+    (lambda m, x: saliency.per_pixel(x, "median"), ValueError, "how must be one of max, mean, mean_signed; got 'median'"),
     (lambda m, x: saliency.per_token(x), ValueError, r"shape \(N, tokens, embedding\)"),
 ])
 def test_bad_input_names_the_argument(model, x, call, error, message):
