@@ -121,8 +121,8 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
     The saliency of the true class is computed once with ``method`` (``"random"`` gives the random
     ranking); for each d the ``round(d · n_features)`` most salient (``order="morf"``) or least salient
     (``"lerf"``) features of each sample are removed, filled by ``imputation`` (:func:`~sgt_course.
-    imputation.impute`: ``"uniform"`` — the SGT authors' U(min, max), the perturbation SGT trains on —,
-    ``"zero"``, ``"mean"`` or ROAD's ``"linear"`` with noise ``sigma``), and the unchanged model is
+    imputation.impute`: ``"uniform"`` — U(min, max), the perturbation SGT trains on —, ``"zero"``,
+    ``"mean"``, ``"background"`` — the SGT authors' removal fill — or ROAD's ``"linear"`` with noise ``sigma``), and the unchanged model is
     evaluated. MoRF: a steeper fall means the map ranked the features the model needs first. LeRF: a
     flatter curve means the features it ranked last were not needed. Images are ranked per pixel.
     """
@@ -268,37 +268,49 @@ class PrecisionRecall:
 
     @property
     def aup(self) -> float:
-        """Area under the precision curve over the thresholds (trapezoid, normalized to [0, 1])."""
-        return _area(self.thresholds, self.precision)
+        """Area under the precision curve over the thresholds: the benchmark's unnormalised trapezoid
+        (``numpy.trapz``), so at most 0.8 for thresholds 0.1 … 0.9."""
+        return _trapezoid(self.thresholds, self.precision)
 
     @property
     def aur(self) -> float:
-        """Area under the recall curve over the thresholds (trapezoid, normalized to [0, 1])."""
-        return _area(self.thresholds, self.recall)
+        """Area under the recall curve over the thresholds (unnormalised trapezoid, as :attr:`aup`)."""
+        return _trapezoid(self.thresholds, self.recall)
 
 
-def _area(xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
-    if len(xs) == 1:
-        return ys[0]
-    area = sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
-    return area / (xs[-1] - xs[0])
+def _trapezoid(xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    return sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+
+
+def saliency_mass_mask(s: Tensor, share: float) -> Tensor:
+    """Each row's fewest top features that hold ``share`` of the row's saliency: (N, F) -> (N, F) bool.
+
+    The selection of the time-series benchmark (Ismail et al. 2020, ``getIndexOfAllhighestSalientValues``):
+    X = the smallest count whose top-X scores sum to at least ``share · Σ s``, at least 1 and at most F − 1.
+    ``s`` must be non-negative.
+    """
+    ordered = s.sort(1, descending=True).values
+    held = ordered.cumsum(1) < share * s.sum(1, keepdim=True)
+    count = (held.sum(1) + 1).clamp(1, s.shape[1] - 1)
+    return top_k_mask(s, count)
 
 
 def precision_recall(saliency_map: Tensor, mask: Tensor, thresholds: tuple[float, ...] = THRESHOLDS) -> PrecisionRecall:
-    """Precision and recall of a saliency map against ground truth, weighted by saliency as in the
-    time-series benchmark of Ismail et al. (2020).
+    """Precision and recall of a saliency map against ground truth, weighted by saliency, as the
+    time-series benchmark of Ismail et al. (2020) defines them (its ``getPrecisionRecall.py``).
 
-    Per sample, the map is rescaled to [0, 1] (|s|, min-max). At threshold p the top-p fraction of
-    features are "positive" P; with G the ground truth and s the rescaled saliency,
+    Per sample, the map is rescaled to [0, 1] (|s|, min-max). At threshold p the "positive" features P
+    are the fewest top features that hold a share p of the sample's saliency *mass*
+    (:func:`saliency_mass_mask`); with G the ground truth and s the rescaled saliency,
 
         precision = Σ_{P∩G} s / Σ_P s,        recall = Σ_{P∩G} s / Σ_G s,
 
     averaged over the samples where the denominator is positive. AUP and AUR are the areas under
-    the two curves over the thresholds.
+    the two curves over the thresholds (unnormalised trapezoids, as in the benchmark's Table 2).
 
     Args:
         saliency_map: (N, ...) scores; mask: (N, ...) bool ground truth with the same features per sample.
-        thresholds: fractions of the features called positive, each in (0, 1).
+        thresholds: shares of the saliency mass called positive, each in (0, 1).
     """
     _check_same_batch("saliency_map", saliency_map, "mask", mask)
     if not thresholds or any(not 0 < t < 1 for t in thresholds):
@@ -307,10 +319,9 @@ def precision_recall(saliency_map: Tensor, mask: Tensor, thresholds: tuple[float
     low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
     s = (s - low) / (high - low).clamp_min(1e-12)
     truth = mask.reshape(s.shape).bool()
-    features = s.shape[1]
     precision, recall = [], []
     for threshold in thresholds:
-        positive = top_k_mask(s, round(threshold * features))
+        positive = saliency_mass_mask(s, threshold)
         hit = (s * (positive & truth)).sum(1)
         selected, relevant = (s * positive).sum(1), (s * truth).sum(1)
         precision.append((hit / selected.clamp_min(1e-12))[selected > 0].mean().item())

@@ -5,7 +5,7 @@ import torch
 
 from sgt_course.data.timeseries import LAYOUTS, PROCESSES, make_benchmark
 from sgt_course.losses import sgt_loss
-from sgt_course.metrics import precision_recall, saliency_over_time
+from sgt_course.metrics import precision_recall, saliency_mass_mask, saliency_over_time
 from sgt_course.models import build_timeseries_model
 
 
@@ -83,22 +83,47 @@ def test_models_classify_series_and_train_with_sgt(name):
 
 
 def test_precision_recall_hand_computed():
-    # 4 cells, ground truth {0, 1}; saliency rescales to [1, 0.5, 0.25, 0] (min-max of [4, 2, 1, 0]).
+    # 4 cells, ground truth {0, 1}; saliency rescales to [1, 0.5, 0.25, 0] (min-max of [4, 2, 1, 0]), mass 1.75.
     s = torch.tensor([[4.0, 2.0, 1.0, 0.0]])
     truth = torch.tensor([[True, True, False, False]])
-    result = precision_recall(s, truth, thresholds=(0.25, 0.5, 0.75))
-    # top-1 = {0}: precision 1, recall 1 / 1.5; top-2 = {0, 1}: 1, 1; top-3 adds 0.25: 1.5 / 1.75, 1
-    assert result.precision == pytest.approx((1.0, 1.0, 1.5 / 1.75))
-    assert result.recall == pytest.approx((1 / 1.5, 1.0, 1.0))
-    assert result.aup == pytest.approx(((1.0 + 1.0) / 2 * 0.25 + (1.0 + 1.5 / 1.75) / 2 * 0.25) / 0.5)
+    result = precision_recall(s, truth, thresholds=(0.25, 0.5, 0.75, 0.9))
+    # the top cell holds 1/1.75 = 57 % of the mass: positive {0} up to p = 0.5, {0, 1} at 0.75 (86 %),
+    # {0, 1, 2} at 0.9 (100 %); precision 1, 1, 1, 1.5/1.75; recall 1/1.5, 1/1.5, 1, 1
+    assert result.precision == pytest.approx((1.0, 1.0, 1.0, 1.5 / 1.75))
+    assert result.recall == pytest.approx((1 / 1.5, 1 / 1.5, 1.0, 1.0))
+    # unnormalised trapezoids over p, as numpy.trapz
+    assert result.aup == pytest.approx(0.25 * 1 + 0.25 * 1 + 0.15 * (1 + 1.5 / 1.75) / 2)
+    assert result.aur == pytest.approx(0.25 * (1 / 1.5) + 0.25 * (1 / 1.5 + 1) / 2 + 0.15)
     with pytest.raises(ValueError, match="thresholds must be fractions"):
         precision_recall(s, truth, thresholds=(0.0,))
+
+
+def _benchmark_positive(row: list[float], percentages: list[int]) -> list[set[int]]:
+    """The time-series benchmark's getIndexOfAllhighestSalientValues, step by step (Python port)."""
+    order = sorted(range(len(row)), key=lambda i: row[i])
+    total, count, chosen = sum(row), 1, []
+    for percentage in percentages:
+        share = sum(row[i] for i in order[-count:]) / total
+        while share < percentage / 100 and count < len(row) - 1:
+            count += 1
+            share = sum(row[i] for i in order[-count:]) / total
+        chosen.append(set(order[-count:]))
+    return chosen
+
+
+def test_saliency_mass_mask_matches_the_benchmarks_walk():
+    s = torch.rand(20, 30, generator=torch.Generator().manual_seed(0)) ** 3  # peaked maps
+    percentages = list(range(10, 91, 10))
+    for i, row in enumerate(s.tolist()):
+        expected = _benchmark_positive(row, percentages)
+        got = [set(saliency_mass_mask(s[i:i + 1], p / 100)[0].nonzero().flatten().tolist()) for p in percentages]
+        assert got == expected
 
 
 def test_random_maps_score_the_box_share():
     data = make_benchmark("middle", n=50, seed=0)
     result = precision_recall(torch.rand(data.x.shape, generator=torch.Generator().manual_seed(0)), data.mask)
-    assert result.aup == pytest.approx(0.36, abs=0.02)
+    assert result.aup == pytest.approx(0.36 * 0.8, abs=0.02)  # precision ≈ the box's share at every p
 
 
 def test_saliency_over_time_sums_to_one():
