@@ -68,6 +68,37 @@ for name, model in models.items():
 #
 # FGSM takes one big step; PGD many small ones from a random start (the strongest of the three
 # here); MI-FGSM accumulates a momentum, which makes its examples transfer better between models.
+#
+# **If you compare with the ASGT paper.** Guesmi et al. write FGSM and MI-FGSM with a *minus* sign,
+# $x - \varepsilon\,\operatorname{sign}\nabla_x\mathcal L$, and normalise MI-FGSM's gradient by its norm
+# at the clean input $x$ rather than at the current iterate $x'_t$. A minus sign descends the loss of
+# the label $y$: that is the *targeted* form, where $y$ is the class the attacker wants. With the true
+# label it makes the model more sure of the right answer. The library implements the untargeted forms
+# of the original papers, as in the table: plus sign, and MI-FGSM normalised at $x'_t$ (Dong et al.,
+# Algorithm 1). The next cell takes one FGSM step each way.
+
+# %%
+import torch.nn.functional as F
+
+from sgt_course.attacks import fgsm, loss_gradient
+from sgt_course.models import eval_mode
+from sgt_course.training import predict
+
+xs, ys = test.x[:profile.n_explain], test.y[:profile.n_explain]
+with eval_mode(models["standard"]):
+    descent = (xs - 0.1 * loss_gradient(models["standard"], xs, ys).sign()).clamp(0, 1)
+steps = {"clean": xs, "x + ε·sign ∇ (library, untargeted)": fgsm(models["standard"], xs, ys, 0.1),
+         "x − ε·sign ∇ (the paper's sign)": descent}
+step_accuracy = {}
+for label, inputs in steps.items():
+    logits = predict(models["standard"], inputs)
+    step_accuracy[label] = (logits.argmax(1) == ys).float().mean().item()
+    print(f"{label:<38} accuracy {step_accuracy[label]:6.1%}   loss {F.cross_entropy(logits, ys):.3f}")
+# Measured (standard and SGT models, seeds 0-2, MNIST-5k, ε = 0.1): the library's step took accuracy
+# from 91-95 % to 62-73 % (ci) and from 94-96 % to 77-82 % (cpu); the paper's sign raised it to 98-100 %,
+# 4 to 9 points above clean. Asserted with half the smallest margins.
+accuracies = list(step_accuracy.values())
+assert accuracies[1] < accuracies[0] - 0.06 and accuracies[2] > accuracies[0] + 0.02, step_accuracy
 
 # %%
 from sgt_course.widgets import render_attack
