@@ -120,7 +120,8 @@ def notebook_times(profile: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=tuple(runtime.PROFILES), default="cpu")
-    parser.add_argument("--toy", action="store_true", help="tiny batches and few repeats (seconds, for CI)")
+    parser.add_argument("--toy", action="store_true",
+                        help="tiny batches, few repeats and 512 training images (seconds, for CI)")
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                  "--repeats", "3" if args.toy else "20"])
     print("\n# widget latency")
     train, test = image_data(profile, device)  # on the device: what the widgets, memory and accuracy runs use
+    if args.toy:
+        train, test = train.head(512), test.head(256)
     results["widget latency"] = widget_latency(profile, train, test, repeats=2 if args.toy else 5)
     for name, seconds in results["widget latency"].items():
         print(f"  {name:<22} {seconds:7.2f}   (target {TARGETS[name]})")
