@@ -22,15 +22,16 @@ import time
 import torch
 
 from sgt_course import runtime, saliency
+from sgt_course.attacks import fgsm, loss_gradient
 from sgt_course.experiments import (ROBUST_REGIMES, TRAINING_EPS, image_data, image_model, robust_model,
                                     robust_models, robust_recipe, robust_regimes)
 from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
-from sgt_course.removal_study import removal_study
+from sgt_course.removal_study import REMOVAL_SETTINGS, figure3_curves, removal_study
 from sgt_course.sanity import cascading_randomization
-from sgt_course.training import evaluate
+from sgt_course.models import eval_mode
+from sgt_course.training import evaluate, predict
 
 NOTEBOOK5_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-REMOVAL_METHODS = ("gradient", "integrated_gradients", "smoothgrad", "random")
 SANITY_METHODS = ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "random")
 SANITY_GUIDED_METHODS = ("gradient", "smoothgrad")
 
@@ -58,12 +59,20 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
                 model, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
 
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
-    for method in REMOVAL_METHODS:
-        for name, model in models.items():
-            curve = removal_curve(model, xe, ye, method, generator=_generator(seed))
-            out[f"2 · accuracy with 50% removed, {saliency.LABELS[method]} ranking, {name}"] = curve.at(0.5)
+    for settings in REMOVAL_SETTINGS:
+        for method, by_model in figure3_curves(models, xe, ye, settings, seed=seed).items():
+            for name, curve in by_model.items():
+                ranking = "random ranking" if name.endswith("random ranking") else f"{method} ranking"
+                out[f"2 · accuracy with 50% removed, {settings}' settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
 
     out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
+
+    for name, model in models.items():
+        with eval_mode(model):
+            descent = (xe - 0.1 * loss_gradient(model, xe, ye).sign()).clamp(0, 1)
+        for label, inputs in (("clean", xe), ("x + ε·sign ∇", fgsm(model, xe, ye, 0.1)), ("x − ε·sign ∇", descent)):
+            out[f"5 · accuracy after one step {label}, ε = 0.1, {name}"] = (
+                (predict(model, inputs).argmax(1) == ye).float().mean().item())
 
     robustness = robustness_curves(models, xe, ye, NOTEBOOK5_EPS, seed=seed)
     for attack, by_model in robustness.items():
@@ -101,7 +110,7 @@ def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str
             out[f"{notebook} · ROAD gap, {fill} fill, {name}"] = study.gap(name, fill)[0]
         out[f"{notebook} · {guided}'s ROAD-gap lead over {other}, {fill} fill"] = study.lead(guided, other, fill)[0]
         out[f"{notebook} · random ranking at 50%, {guided} minus {other}, {fill} fill"] = (
-            study.at(guided, fill, 0.5, ranking="random")[0] - study.at(other, fill, 0.5, ranking="random")[0])
+            study.random_difference(guided, other, fill)[0])
     return out
 
 

@@ -7,11 +7,14 @@
   the removed inputs themselves (what ROAR retrains on).
 - :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε;
   :func:`robustness_curves` for several models and attacks, :func:`robustness_table` to print them.
+- :func:`precision_recall`: the time-series benchmark's AUP and AUR.
+- :func:`spread`: one value per seed as "mean (min–max)".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +74,15 @@ def spearman(a: Tensor, b: Tensor) -> Tensor:
     ra, rb = _ranks(a), _ranks(b)
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
     return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
+
+
+def spread(values: Sequence[float], *, percent: bool = True) -> str:
+    """``values`` (one per seed) as "mean (min–max)", in percent by default: ``"57.8 (55.0–60.1)"``."""
+    if not values:
+        raise ValueError("values must hold at least one number")
+    scale = 100 if percent else 1
+    mean, low, high = (scale * v for v in (statistics.fmean(values), min(values), max(values)))
+    return f"{mean:.1f} ({low:.1f}–{high:.1f})"
 
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -1,8 +1,8 @@
 """Is a removal curve fair? One removal test under several imputations, in both orders, over seeds.
 
-A removal curve fills the pixels it removes. The SGT authors fill them with U(min, max) noise, the very
-perturbation SGT trains on: an SGT model then meets familiar inputs and a standard model unfamiliar
-ones, whichever pixels were removed (Hooker et al., NeurIPS 2019). So the comparison here
+A removal curve fills the pixels it removes. Filled with U(min, max) noise, the very perturbation SGT
+trains on, an SGT model meets familiar inputs and a standard model unfamiliar ones, whichever pixels
+were removed (Hooker et al., NeurIPS 2019). So the comparison here
 
 1. repeats the test under fills neither model trained on (``"zero"``, ``"mean"``, ROAD's ``"linear"``);
 2. removes in both orders, the most relevant first (MoRF: should fall fast) and the least relevant
@@ -14,11 +14,13 @@ ones, whichever pixels were removed (Hooker et al., NeurIPS 2019). So the compar
     study = removal_study({seed: {"standard": ..., "SGT": ...} for seed in (0, 1, 2)}, x, y)
     study.gap("SGT", "linear")       # ROAD's gap, one value per seed
     print(study.table())
+
+The paper's own figure, one fill and the MoRF order, is :func:`figure3_curves`, computed with the
+authors' settings or the course's (:data:`REMOVAL_SETTINGS`).
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,19 +29,15 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from sgt_course.imputation import IMPUTATIONS
-from sgt_course.metrics import FRACTIONS, ORDERS, RemovalCurve, removal_curve, removal_gap
+from sgt_course.metrics import FRACTIONS, ORDERS, RemovalCurve, removal_curve, removal_gap, spread
+from sgt_course.saliency import LABELS
+
+#: The fills a study compares by default: the authors' training noise and three that neither model trained
+#: on ("background" is left out: on MNIST, whose background is 0, it is the "zero" fill).
+STUDY_IMPUTATIONS = ("uniform", "zero", "mean", "linear")
 
 #: Curve keys: (seed, model name, imputation, ranking, order); the ranking is the saliency method or "random".
 Key = tuple[int, str, str, str, str]
-
-
-def spread(values: Sequence[float], *, percent: bool = True) -> str:
-    """``values`` (one per seed) as "mean (min–max)", in percent by default: ``"57.8 (55.0–60.1)"``."""
-    if not values:
-        raise ValueError("values must hold at least one number")
-    scale = 100 if percent else 1
-    mean, low, high = (scale * v for v in (statistics.fmean(values), min(values), max(values)))
-    return f"{mean:.1f} ({low:.1f}–{high:.1f})"
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,12 @@ class RemovalStudy:
         """How much larger ``model``'s gap is than ``over``'s, per seed (models of one seed compared)."""
         return [a - b for a, b in zip(self.gap(model, imputation), self.gap(over, imputation))]
 
+    def random_difference(self, model: str, over: str, imputation: str, fraction: float = 0.5) -> list[float]:
+        """The control: ``model``'s accuracy minus ``over``'s under the *random* ranking with ``fraction``
+        removed, per seed. About 0 where the fill is equally familiar to both models."""
+        return [a - b for a, b in zip(self.at(model, imputation, fraction, ranking="random"),
+                                      self.at(over, imputation, fraction, ranking="random"))]
+
     def table(self, fractions: tuple[float, ...] = (0.2, 0.5)) -> str:
         """A Markdown table: per imputation and model, MoRF and LeRF accuracy at ``fractions``, the
         random ranking's at the last of them, and ROAD's gap; each "mean (min–max)" over the seeds, in %."""
@@ -97,7 +101,7 @@ class RemovalStudy:
 
 
 def removal_study(models: Mapping[int, Mapping[str, nn.Module]], x: Tensor, y: Tensor, method: str = "gradient",
-                  imputations: Sequence[str] = IMPUTATIONS, fractions: tuple[float, ...] = FRACTIONS, *,
+                  imputations: Sequence[str] = STUDY_IMPUTATIONS, fractions: tuple[float, ...] = FRACTIONS, *,
                   sigma: float = 0.01, progress: bool = True) -> RemovalStudy:
     """Removal curves of every model of every seed under every imputation (:func:`~sgt_course.metrics.removal_curve`).
 
@@ -131,3 +135,53 @@ def removal_study(models: Mapping[int, Mapping[str, nn.Module]], x: Tensor, y: T
             models[seed][name], x, y, ranking, fractions, imputation, order, sigma=sigma,
             generator=torch.Generator().manual_seed(seed))
     return RemovalStudy(curves, tuple(models), names, tuple(imputations), method)
+
+
+@dataclass(frozen=True)
+class RemovalSettings:
+    """How the removal curves of the SGT paper's Fig. 3 are computed: the fill of the removed pixels,
+    the baseline of Integrated Gradients and the keyword arguments of SmoothGrad."""
+
+    imputation: str
+    ig_baseline: str
+    smoothgrad: Mapping[str, object]
+
+
+#: ``"authors"``: the SGT authors' removal script (Scripts/Helper.py): removed pixels take the image's
+#: background (top-left) value, IG starts from a U(0, 1) random baseline, SmoothGrad is Captum's squared
+#: variant with its defaults (5 samples, σ = 1 on inputs standardised by MNIST's 0.3081, i.e. 0.31 of the
+#: [0, 1] range). ``"course"``: the U(min, max) noise SGT trains on, a zero baseline, the plain SmoothGrad.
+REMOVAL_SETTINGS: dict[str, RemovalSettings] = {
+    "authors": RemovalSettings("background", "random", {"samples": 5, "sigma": 0.31, "squared": True}),
+    "course": RemovalSettings("uniform", "zero", {}),
+}
+
+FIGURE3_METHODS = ("gradient", "integrated_gradients", "smoothgrad")
+
+
+def figure3_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, settings: str = "authors",
+                   methods: Sequence[str] = FIGURE3_METHODS, fractions: tuple[float, ...] = FRACTIONS, *,
+                   seed: int = 0) -> dict[str, dict[str, RemovalCurve]]:
+    """The SGT paper's Fig. 3: MoRF removal curves of every model for every saliency method, with
+    ``settings`` (a key of :data:`REMOVAL_SETTINGS`), and each model's random-ranking curve.
+
+    Returns ``{method label: {name: curve, f"{name}, random ranking": curve}}``, ready for
+    :func:`~sgt_course.plots.removal_panels`. Every curve draws from a generator seeded with ``seed``
+    (fill, noise, baseline), so the models see the same random numbers.
+    """
+    if settings not in REMOVAL_SETTINGS:
+        raise ValueError(f"settings must be one of {', '.join(REMOVAL_SETTINGS)}; got {settings!r}")
+    chosen = REMOVAL_SETTINGS[settings]
+
+    def curve(model: nn.Module, method: str) -> RemovalCurve:
+        generator = torch.Generator().manual_seed(seed)
+        kwargs: dict[str, object] = {}
+        if method == "integrated_gradients" and chosen.ig_baseline == "random":
+            kwargs["baseline"] = torch.rand(x.shape, generator=generator).to(x)
+        if method == "smoothgrad":
+            kwargs.update(chosen.smoothgrad)
+        return removal_curve(model, x, y, method, fractions, chosen.imputation, generator=generator, **kwargs)
+
+    random = {f"{name}, random ranking": curve(model, "random") for name, model in models.items()}
+    return {LABELS[method]: {**{name: curve(model, method) for name, model in models.items()}, **random}
+            for method in methods}

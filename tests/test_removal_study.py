@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from sgt_course.metrics import removal_curve, removal_gap
-from sgt_course.removal_study import removal_study, spread
+from sgt_course.metrics import removal_curve, removal_gap, spread
+from sgt_course.removal_study import REMOVAL_SETTINGS, figure3_curves, removal_study
 
 FRACTIONS = (0.0, 0.25, 0.5)
 
@@ -106,3 +106,35 @@ def test_the_figures_draw_every_fill_both_orders_and_every_model(setting):
     heights = [patch.get_height() for patch in bars.axes[0].patches]
     expected = [100 * sum(study.gap(m, f)) / 2 for m in study.models for f in study.imputations]
     assert heights == pytest.approx(expected)
+
+
+def test_random_difference_is_the_control_at_one_fraction(setting):
+    models, x, y = setting
+    study = removal_study(models, x, y, "gradient", ("zero",), FRACTIONS, progress=False)
+    expected = [a - b for a, b in zip(study.at("SGT", "zero", 0.5, ranking="random"),
+                                      study.at("standard", "zero", 0.5, ranking="random"))]
+    assert study.random_difference("SGT", "standard", "zero") == expected
+
+
+@pytest.mark.parametrize("settings", list(REMOVAL_SETTINGS))
+def test_figure3_curves_follow_their_settings(setting, settings):
+    by_seed, x, y = setting
+    x = x.double()
+    models = {name: model.double() for name, model in by_seed[3].items()}
+    curves = figure3_curves(models, x, y, settings, ("gradient", "integrated_gradients", "smoothgrad"), FRACTIONS, seed=5)
+    assert list(curves) == ["Gradient", "Integrated Gradients", "SmoothGrad"]
+    chosen = REMOVAL_SETTINGS[settings]
+    for by_model in curves.values():
+        assert list(by_model) == ["standard", "SGT", "standard, random ranking", "SGT, random ranking"]
+        assert {curve.imputation for curve in by_model.values()} == {chosen.imputation}
+    # every curve is removal_curve with the settings' fill, baseline and SmoothGrad options
+    generator = torch.Generator().manual_seed(5)
+    baseline = torch.rand(x.shape, generator=generator).to(x) if chosen.ig_baseline == "random" else None
+    expected = removal_curve(models["SGT"], x, y, "integrated_gradients", FRACTIONS, chosen.imputation,
+                             generator=generator, baseline=baseline)
+    assert curves["Integrated Gradients"]["SGT"].accuracy == expected.accuracy
+    expected = removal_curve(models["standard"], x, y, "smoothgrad", FRACTIONS, chosen.imputation,
+                             generator=torch.Generator().manual_seed(5), **chosen.smoothgrad)
+    assert curves["SmoothGrad"]["standard"].accuracy == expected.accuracy
+    with pytest.raises(ValueError, match="settings must be one of authors, course; got 'mine'"):
+        figure3_curves(models, x, y, "mine")
