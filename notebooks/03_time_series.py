@@ -221,6 +221,38 @@ def train_pair(layout, architecture, k, lam):
 timeseries_explorer(train_pair, layouts=LAYOUTS + ["small_middle", "rare_time", "positional_time"])
 
 # %% [markdown]
+# ## 7 · Exercise: precision and recall at one threshold
+#
+# Write `my_precision_recall(saliency_map, mask, share)` for maps and ground truth of shape (N, T, F):
+# rescale each sample's $|s|$ to [0, 1] (min–max); call positive $P$ the fewest top cells whose
+# rescaled saliency sums to at least `share` of the sample's total; return the precision and recall of
+# section 3, each averaged over the samples, as two numbers. Hints: `s.sort(1, descending=True)` and
+# `cumsum(1)` find how many cells $P$ needs; `scatter` turns the sorted order back into a mask.
+
+# %%
+import torch
+
+from sgt_course.exercises import check_precision_recall
+
+
+def my_precision_recall(saliency_map, mask, share):
+    ### BEGIN SOLUTION
+    s = saliency_map.abs().flatten(1)
+    low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
+    s = (s - low) / (high - low)
+    ordered, order = s.sort(1, descending=True)
+    count = ((ordered.cumsum(1) < share * s.sum(1, keepdim=True)).sum(1) + 1).clamp(1, s.shape[1] - 1)
+    rank = torch.arange(s.shape[1]).expand_as(s)
+    positive = torch.zeros_like(s, dtype=torch.bool).scatter(1, order, rank < count[:, None])
+    truth = mask.flatten(1)
+    hit = (s * (positive & truth)).sum(1)
+    return (hit / (s * positive).sum(1)).mean().item(), (hit / (s * truth).sum(1)).mean().item()
+    ### END SOLUTION
+
+
+assert check_precision_recall(my_precision_recall)
+
+# %% [markdown]
 # ## Summary
 #
 # - The benchmark's known informative cells turn "is this map right?" into AUP and AUR.

@@ -300,3 +300,67 @@ def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float]
         return _verdict(False, "Pad X ∖ R back to the text's length with 0: the model reads fixed-length batches.")
     return _verdict(False, f"Your value is {result:.4f}; the reference is {expected:.4f}. Remove the top "
                            f"round(fraction · L) tokens (keeping the others in order) and compare p_j.")
+
+
+def check_precision_recall(student: Callable[[Tensor, Tensor, float], tuple[float, float]]) -> bool:
+    """Check ``student(saliency_map, mask, share) -> (precision, recall)``: the time-series benchmark's
+    saliency-weighted precision and recall at one threshold (:func:`sgt_course.metrics.precision_recall`).
+
+    Per sample: s = min-max rescaled |map|; P = the fewest top cells holding ``share`` of Σ s;
+    precision = Σ_{P∩G} s / Σ_P s, recall = Σ_{P∩G} s / Σ_G s; both averaged over the samples.
+    """
+    from sgt_course.masking import top_k_mask
+    from sgt_course.metrics import precision_recall, saliency_mass_mask
+
+    torch.manual_seed(0)
+    maps = torch.randn(6, 10, 8) * torch.linspace(0.5, 3.0, 8)  # signed, unequal scales per feature
+    mask = torch.zeros(6, 10, 8, dtype=torch.bool)
+    mask[:, 2:6, 1:5] = True
+    maps[mask] *= 2.5  # the box holds more saliency than its share of the cells
+    share = 0.5
+    reference = precision_recall(maps, mask, (share,))
+    expected = (reference.precision[0], reference.recall[0])
+    try:
+        result = _run(student, maps.clone(), mask.clone(), share)
+    except _Failed:
+        return False
+    try:
+        precision, recall = (float(v) for v in result)
+    except (TypeError, ValueError):
+        return _verdict(False, f"Return a pair of numbers (precision, recall); got {type(result).__name__}.")
+    if not all(0 <= v <= 1 for v in (precision, recall)):
+        return _verdict(False, f"Precision and recall are fractions in [0, 1]; got {precision:.3f} and {recall:.3f}.")
+
+    def variant(s: Tensor, positive: Tensor, weighted: bool = True) -> tuple[float, float]:
+        truth = mask.flatten(1)
+        w = s if weighted else torch.ones_like(s)
+        hit = (w * (positive & truth)).sum(1)
+        return (hit / (w * positive).sum(1)).mean().item(), (hit / (w * truth).sum(1)).mean().item()
+
+    magnitude = maps.abs().flatten(1)
+    low, high = magnitude.amin(1, keepdim=True), magnitude.amax(1, keepdim=True)
+    rescaled = (magnitude - low) / (high - low)
+    by_mass = saliency_mass_mask(rescaled, share)
+    mistakes = {
+        "precision and recall are swapped: precision divides by the saliency of the *positive* cells P, "
+        "recall by that of the ground truth G.": expected[::-1],
+        "P must hold a share of the saliency *mass*, not a share of the cells: take the fewest top cells "
+        "whose rescaled saliency sums to at least share · Σ s.": variant(rescaled, top_k_mask(rescaled, round(share * 80))),
+        "Rescale each sample's |map| to [0, 1] (min–max) before selecting and weighting.":
+            variant(magnitude, saliency_mass_mask(magnitude, share)),
+        "Weight each cell by its rescaled saliency s; you counted cells.": variant(rescaled, by_mass, weighted=False),
+        "Take the magnitude |map| first: a negative value is as salient as a positive one.":
+            variant(*(lambda r: (r, saliency_mass_mask(r, share)))(
+                (maps.flatten(1) - maps.flatten(1).amin(1, keepdim=True))
+                / (maps.flatten(1).amax(1, keepdim=True) - maps.flatten(1).amin(1, keepdim=True)))),
+    }
+    if abs(precision - expected[0]) < 1e-4 and abs(recall - expected[1]) < 1e-4:
+        return _verdict(True, f"Correct: precision {precision:.3f}, recall {recall:.3f} at share {share}.")
+    for message, (p, r) in mistakes.items():
+        if abs(precision - p) < 1e-4 and abs(recall - r) < 1e-4:
+            return _verdict(False, message)
+    wrong = " and ".join(name for name, got, want in (("precision", precision, expected[0]), ("recall", recall, expected[1]))
+                         if abs(got - want) >= 1e-4)
+    return _verdict(False, f"Your {wrong} differ(s) from the reference (precision {expected[0]:.3f}, recall "
+                           f"{expected[1]:.3f}; you: {precision:.3f}, {recall:.3f}). Check the selection of P and "
+                           "the average over samples.")

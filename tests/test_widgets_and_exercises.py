@@ -197,3 +197,41 @@ def test_series_figure_and_explorer(monkeypatch):
     layout, architecture = box.children[0].children
     layout.value = "rare_time"
     assert asked == [("middle", "lstm", 0.5, 1.0), ("rare_time", "lstm", 0.5, 1.0)] and len(drawn) == 2
+
+
+def _student_precision_recall(maps, mask, share, *, rescale=True, absolute=True, by_mass=True, weighted=True,
+                              swap=False):
+    """A student's saliency-weighted precision and recall, with switches for the usual mistakes."""
+    s = (maps.abs() if absolute else maps).flatten(1)
+    if rescale:
+        low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
+        s = (s - low) / (high - low)
+    ordered, order = s.sort(1, descending=True)
+    if by_mass:
+        count = ((ordered.cumsum(1) < share * s.sum(1, keepdim=True)).sum(1) + 1).clamp(1, s.shape[1] - 1)
+    else:
+        count = torch.full((s.shape[0],), round(share * s.shape[1]))
+    positive = torch.zeros_like(s, dtype=torch.bool)
+    for i in range(s.shape[0]):
+        positive[i, order[i, :count[i]]] = True
+    truth = mask.flatten(1)
+    w = s if weighted else torch.ones_like(s)
+    hit = (w * (positive & truth)).sum(1)
+    precision, recall = (hit / (w * positive).sum(1)).mean().item(), (hit / (w * truth).sum(1)).mean().item()
+    return (recall, precision) if swap else (precision, recall)
+
+
+def test_precision_recall_checker_accepts_a_solution_and_explains_mistakes(capsys):
+    from sgt_course.exercises import check_precision_recall
+
+    assert check_precision_recall(_student_precision_recall)
+    assert "Correct" in capsys.readouterr().out
+    for mistake, expected in [({"swap": True}, "swapped"), ({"by_mass": False}, "saliency *mass*"),
+                              ({"rescale": False}, "Rescale"), ({"weighted": False}, "you counted cells"),
+                              ({"absolute": False}, "magnitude")]:
+        assert not check_precision_recall(lambda m, g, s: _student_precision_recall(m, g, s, **mistake))
+        assert expected in capsys.readouterr().out, mistake
+    assert not check_precision_recall(lambda m, g, s: (0.5, 0.5))
+    assert "differ(s) from the reference" in capsys.readouterr().out
+    assert not check_precision_recall(lambda m, g, s: 0.5)
+    assert "Return a pair" in capsys.readouterr().out
