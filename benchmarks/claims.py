@@ -63,7 +63,8 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
         for method, by_model in figure3_curves(models, xe, ye, settings, seed=seed).items():
             for name, curve in by_model.items():
                 ranking = "random ranking" if name.endswith("random ranking") else f"{method} ranking"
-                out[f"2 · accuracy with 50% removed, {settings}' settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
+                whose = {"authors": "the authors'", "course": "the course's"}[settings]
+                out[f"2 · accuracy with 50% removed, {whose} settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
 
     out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
 
