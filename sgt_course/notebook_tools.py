@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,10 +137,11 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     if profile is not None:
         env["SGT_COURSE_PROFILE"] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     start, error = time.perf_counter(), None
     try:
-        client.execute(env=env)
+        with _kernel_config() as config:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                           config=config).execute(env=env)
     except CellExecutionError as failure:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
         lines = [line for line in text.strip().splitlines() if line.strip()]
@@ -145,6 +149,21 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     except (CellTimeoutError, DeadKernelError) as failure:  # a hung or killed kernel fails this notebook only
         error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}"
     return time.perf_counter() - start, error
+
+
+@contextmanager
+def _kernel_config() -> Iterator[object]:
+    """How the headless kernel talks to its client (a traitlets ``Config``). Over TCP every kernel logs
+    that its traffic is unencrypted; local socket files (IPC, POSIX only) open no network port and print
+    nothing. Their path is absolute, in a folder removed afterwards, because the kernel runs in the
+    notebook's folder."""
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="sgt-kernel-") as folder:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
 
 
 SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
