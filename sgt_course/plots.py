@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -17,10 +18,10 @@ if TYPE_CHECKING:
     from sgt_course.removal_study import RemovalStudy
 
 
-def _as_image(x: Tensor) -> Tensor:
-    """(C, H, W) -> (H, W) for one channel or (H, W, C) for colour, on the CPU."""
+def _as_image(x: Tensor) -> np.ndarray:
+    """(C, H, W) -> (H, W) for one channel or (H, W, C) for colour: a NumPy array, as matplotlib wants."""
     x = x.detach().float().cpu()
-    return x[0] if x.shape[0] == 1 else x.permute(1, 2, 0).clamp(0, 1)
+    return (x[0] if x.shape[0] == 1 else x.permute(1, 2, 0).clamp(0, 1)).numpy()
 
 
 def show_images(x: Tensor, labels: Sequence[str] | Tensor | None = None, *, ncols: int = 8,
@@ -76,14 +77,14 @@ def class_grid(x: Tensor, y: Tensor, per_class: int = 4, class_names: Sequence[s
     return x[index.to(x.device)], names
 
 
-def _map_image(saliency_map: Tensor, signed: bool) -> tuple[Tensor, dict]:
+def _map_image(saliency_map: Tensor, signed: bool) -> tuple[np.ndarray, dict]:
     """A (H, W) array and imshow options: signed maps diverge around 0, absolute maps go from 0 up."""
     if signed:
         image = saliency_map.detach().float().cpu().sum(0)
         limit = image.abs().max().clamp_min(1e-12).item()
-        return image, {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}
+        return image.numpy(), {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}
     image = saliency_map.detach().float().cpu().abs().amax(0)
-    return image, {"cmap": "inferno", "vmin": 0, "vmax": image.max().clamp_min(1e-12).item()}
+    return image.numpy(), {"cmap": "inferno", "vmin": 0, "vmax": image.max().clamp_min(1e-12).item()}
 
 
 def saliency_grid(x: Tensor, maps: Mapping[str, Tensor], *, signed: bool = False,
@@ -295,7 +296,7 @@ def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, n
         data = panel.detach().float().cpu()
         signed = bool((data < 0).any())
         limit = data.abs().max().clamp_min(1e-12).item()
-        ax.imshow(data.T, aspect="auto", origin="lower", cmap="coolwarm" if signed else "inferno",
+        ax.imshow(data.T.numpy(), aspect="auto", origin="lower", cmap="coolwarm" if signed else "inferno",
                   vmin=-limit if signed else 0, vmax=limit)
         ax.set_title(name, fontsize=8)
         ax.axis("on")

@@ -74,7 +74,7 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
     for row, (name, saliency_map) in enumerate(maps.items()):
         for col in range(show.shape[0]):
             image = saliency_map[col].abs().amax(0).detach().cpu()
-            axes[row, col].imshow(image, cmap="inferno")
+            axes[row, col].imshow(image.numpy(), cmap="inferno")
             axes[row, col].set_xticks([])
             axes[row, col].set_yticks([])
         axes[row, 0].set_ylabel(name)
@@ -135,8 +135,8 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
         ]
         for ax, (image, title, options) in zip(axes[row], panels):
             shown = image.detach().cpu()
-            ax.imshow(shown.permute(1, 2, 0).clamp(0, 1) if shown.shape[0] == 3 and options.get("cmap") == "gray"
-                      else shown.mean(0), **options)
+            ax.imshow((shown.permute(1, 2, 0).clamp(0, 1) if shown.shape[0] == 3 and options.get("cmap") == "gray"
+                       else shown.mean(0)).numpy(), **options)
             color = "red" if title.startswith(ATTACK_LABELS[attack]) and adv_pred != y else "black"
             ax.set_title(title, fontsize=8, color=color)
             ax.set_xticks([])
