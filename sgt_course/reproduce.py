@@ -34,7 +34,7 @@ from sgt_course.experiments import TRAINING_EPS, regime_loss, robust_regimes
 from sgt_course.metrics import removal_curve, robust_accuracy
 from sgt_course.models import build_model
 from sgt_course.runtime import get_device, seed_everything
-from sgt_course.training import error_line, evaluate, save_atomic
+from sgt_course.training import error_line, evaluate, save_atomic, step
 
 
 @dataclass(frozen=True)
@@ -133,12 +133,9 @@ def train_regime(recipe: Recipe, regime: str, settings: dict, train: ImageSet, c
         network.train()
         bar = tqdm(range(steps), desc=f"{recipe.dataset} {regime} epoch {epoch + 1}/{recipe.epochs}",
                    disable=rank != 0, mininterval=1.0, leave=False)
-        for step in bar:
-            index = order[step * block + rank * recipe.batch_size:step * block + (rank + 1) * recipe.batch_size]
-            loss = loss_fn(network, train.x[index.to(device)], train.y[index.to(device)])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        for i in bar:
+            index = order[i * block + rank * recipe.batch_size:i * block + (rank + 1) * recipe.batch_size]
+            step(network, loss_fn, optimizer, train.x[index.to(device)], train.y[index.to(device)])
         if rank == 0:
             rng = {"rng": torch.get_rng_state()}
             if device.type == "cuda":

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from sgt_course.losses import LossFn
+from sgt_course.training import step
 
 
 def _sync(device: torch.device) -> None:
@@ -21,20 +23,13 @@ def _sync(device: torch.device) -> None:
 
 
 def training_step(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, lr: float = 1e-3) -> Callable[[], None]:
-    """A function doing one training step (loss, backward, Adam update) of ``model`` on (x, y).
+    """A function doing one training step (:func:`sgt_course.training.step`, Adam) of ``model`` on (x, y).
 
     The model is trained by each call (its weights change): pass a copy if that matters.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-
-    def step() -> None:
-        loss = loss_fn(model, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
+    return partial(step, model, loss_fn, optimizer, x, y)
 
 
 def compare(functions: Mapping[str, Callable[[], object]], *, repeats: int = 10, warmup: int = 2,

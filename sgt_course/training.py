@@ -91,6 +91,17 @@ def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:
     return (predict(model, x, batch_size).argmax(1).cpu() == y.cpu()).float().mean().item()
 
 
+def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> Tensor:
+    """One step of training, the body of every loop of the course (:func:`fit`, ``reproduce``, the
+    benchmarks): L = ``loss_fn(model, x, y)``; clear the gradients; backpropagate L; update the weights.
+    Returns L, detached."""
+    loss = loss_fn(model, x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epochs: int = 1,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
         val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training") -> History:
@@ -133,10 +144,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
             start, total, order = time.perf_counter(), 0.0, torch.randperm(n, generator=generator)
             for i in range(0, n, batch_size):
                 index = order[i:i + batch_size].to(x.device)
-                loss = loss_fn(model, x[index].to(device), y[index].to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss = step(model, loss_fn, optimizer, x[index].to(device), y[index].to(device))
                 total += loss.item() * index.shape[0]
                 bar.update(1)
             history.seconds.append(time.perf_counter() - start)
