@@ -434,7 +434,7 @@ quick_standard, _ = image_model(profile, "standard", quick, test, progress=False
 
 
 def train_sgt(k, lam):
-    return image_model(profile, "sgt", quick, test, k=round(k, 2), lam=round(lam, 2), progress=False)[0]
+    return image_model(profile, "sgt", quick, test, k=k, lam=lam, progress=False)[0]
 
 
 sgt_explorer(train_sgt, quick_standard, xe[:64], ye[:64], k=K, lam=LAM)

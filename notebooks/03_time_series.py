@@ -214,7 +214,7 @@ def train_pair(layout, architecture, k, lam):
     train = make_benchmark(layout, n=min(profile.n_series, 400), seed=0).to(device)
     test = make_benchmark(layout, n=100, seed=1).to(device)
     standard, _ = timeseries_model(profile, architecture, "standard", train, test, progress=False)
-    sgt, _ = timeseries_model(profile, architecture, "sgt", train, test, progress=False, k=round(k, 2), lam=round(lam, 2))
+    sgt, _ = timeseries_model(profile, architecture, "sgt", train, test, progress=False, k=k, lam=lam)
     return standard, sgt, test
 
 

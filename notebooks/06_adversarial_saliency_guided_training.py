@@ -290,7 +290,7 @@ quick_standard, _ = image_model(quick_recipe, "standard", quick, test, progress=
 
 
 def train_asgt(k, lam):
-    settings = {**REGIMES["ASGT"][1], "k": round(k, 2), "lam": round(lam, 2)}
+    settings = {**REGIMES["ASGT"][1], "k": k, "lam": lam}
     return image_model(quick_recipe, "asgt", quick, test, progress=False, **settings)[0]
 
 

@@ -13,7 +13,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course import saliency
-from sgt_course.models import SmallCNN
+from sgt_course.attacks import fgsm, loss_gradient, make_attack
+from sgt_course.losses import asgt_loss, kl_divergence
+from sgt_course.masking import mask_bottom_k, top_k_mask
+from sgt_course.metrics import comprehensiveness, precision_recall, saliency_mass_mask
+from sgt_course.models import BiLSTMClassifier, SmallCNN
 
 
 def _verdict(passed: bool, message: str) -> bool:
@@ -153,8 +157,6 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
 
 def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) -> bool:
     """Check a student's FGSM: ``student(model, x, y, eps) -> x_adv`` = clip₀¹(x + ε · sign(∇ₓ CE(f(x), y)))."""
-    from sgt_course.attacks import fgsm, loss_gradient
-
     model, x, target = _case()
     x = x.clamp(0.05, 0.95)
     x[:, :, 0, 0], x[:, :, -1, -1] = 0.0, 1.0  # pixels on the edges of [0, 1]: clipping matters
@@ -194,9 +196,6 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
     The check uses a model without dropout and a deterministic attack, and seeds torch's global
     generator before each call, so the student's uniform fill draws the same numbers as the reference.
     """
-    from sgt_course.attacks import make_attack
-    from sgt_course.losses import asgt_loss, kl_divergence
-    from sgt_course.masking import mask_bottom_k
 
     model, x, target = _case()
     model.train()
@@ -258,8 +257,6 @@ def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float]
     """Check ``student(model, tokens, scores, fraction) -> float``: for ONE text (tokens (L,), no padding),
     p_j(X) − p_j(X ∖ R) with R its top round(fraction · L) tokens (at least 1), X ∖ R padded back to
     length L with 0, and j the predicted class."""
-    from sgt_course.metrics import comprehensiveness
-    from sgt_course.models import BiLSTMClassifier
 
     torch.manual_seed(0)
     model = BiLSTMClassifier(30, embed_dim=8, hidden=8).eval()
@@ -309,8 +306,6 @@ def check_precision_recall(student: Callable[[Tensor, Tensor, float], tuple[floa
     Per sample: s = min-max rescaled |map|; P = the fewest top cells holding ``share`` of Σ s;
     precision = Σ_{P∩G} s / Σ_P s, recall = Σ_{P∩G} s / Σ_G s; both averaged over the samples.
     """
-    from sgt_course.masking import top_k_mask
-    from sgt_course.metrics import precision_recall, saliency_mass_mask
 
     torch.manual_seed(0)
     maps = torch.randn(6, 10, 8) * torch.linspace(0.5, 3.0, 8)  # signed, unequal scales per feature

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from sgt_course.attacks import LABELS as ATTACK_LABELS
+from sgt_course.attacks import get_attack
 from sgt_course.checks import check_fraction
 from sgt_course.imputation import impute
 from sgt_course.masking import top_k_mask
@@ -220,8 +222,6 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
         batch_size: samples attacked at once (bounds memory).
         attack_options: passed to the attack (``steps``, ``alpha``, ``generator``, ...).
     """
-    from sgt_course.attacks import get_attack
-
     as_tensors((x, y))  # the same batch size, or a ValueError saying so
     run = get_attack(attack)
     accuracy = []
@@ -244,13 +244,11 @@ def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps
     model meets the same draw and a run repeats exactly. Labels are the attacks' display names
     (``"FGSM"``, ``"PGD"``, ``"MI-FGSM"``), ready for :func:`sgt_course.plots.robustness_panels`.
     """
-    from sgt_course.attacks import LABELS, get_attack
-
     for attack in attacks:
         get_attack(attack)  # an unknown name fails here, before any model is attacked
-    return {LABELS[attack]: {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
-                                                   **_seeded_start(attack, seed))
-                             for name, model in models.items()}
+    return {ATTACK_LABELS[attack]: {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
+                                                          **_seeded_start(attack, seed))
+                                    for name, model in models.items()}
             for attack in attacks}
 
 

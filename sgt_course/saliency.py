@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from sgt_course.checks import check_finite, check_non_negative
+from sgt_course.models import EmbeddedInput
 from sgt_course.runtime import draw
 
 SaliencyFn = Callable[..., Tensor]
@@ -260,8 +261,6 @@ def token_saliency(model: nn.Module, tokens: Tensor, target: int | Tensor, metho
     The map is taken with respect to the embedded input and summed over the embedding dimension
     (:func:`per_token`); the score is its magnitude. Padding (id 0) scores 0.
     """
-    from sgt_course.models import EmbeddedInput
-
     if not hasattr(model, "embed") or not hasattr(model, "forward_embedded"):
         raise TypeError(f"model must have embed() and forward_embedded() (e.g. BiLSTMClassifier); got "
                         f"{type(model).__name__}")

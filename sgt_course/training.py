@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from sgt_course.checks import check_finite
 from sgt_course.data.images import ImageSet
 from sgt_course.losses import LossFn, standard_loss
+from sgt_course.models import eval_mode
 from sgt_course.runtime import CACHE_ENV, cache_dir
 
 Data = Union[ImageSet, tuple[Tensor, Tensor]]
@@ -71,16 +72,13 @@ def _model_device(model: nn.Module) -> torch.device:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> Tensor:
-    """Logits of ``model`` on ``x`` (N, ...) -> (N, n_classes), in eval mode, batched; the mode is restored."""
+    """Logits of ``model`` on ``x`` (N, ...) -> (N, n_classes), in eval mode, batched, without gradients;
+    the mode is restored."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    was_training = model.training
-    model.eval()
-    try:
-        device = _model_device(model)
+    device = _model_device(model)
+    with eval_mode(model), torch.no_grad():
         return torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:

@@ -13,13 +13,18 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
+from IPython.display import HTML, display
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from sgt_course.plots import saliency_grid
-from sgt_course.saliency import LABELS, METHODS, attribute
-from sgt_course.training import as_tensors
+from sgt_course.attacks import ATTACKS, get_attack
+from sgt_course.attacks import LABELS as ATTACK_LABELS
+from sgt_course.data.text import tokenize
+from sgt_course.metrics import removal_curve
+from sgt_course.models import eval_mode
+from sgt_course.plots import highlight_tokens, plot_removal_curves, saliency_grid, series_heatmaps
+from sgt_course.saliency import LABELS, METHODS, attribute, token_saliency
+from sgt_course.training import as_tensors, predict
 
 
 def redraw_in(output: widgets.Output, render: Callable[[], Figure]) -> None:
@@ -63,8 +68,6 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
                           fractions: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
                           label: str = "SGT") -> Figure:
     """Gradient maps of a standard and an SGT (or ``label``) model on the same images, and their removal curves."""
-    from sgt_course.metrics import removal_curve
-    from sgt_course.plots import plot_removal_curves
 
     show = x[:4]
     maps = {"standard": attribute("gradient", standard, show, y[:4]), label: attribute("gradient", sgt, show, y[:4])}
@@ -88,19 +91,30 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
     return figure
 
 
+def _k_lambda_sliders(k: float, lam: float) -> tuple[widgets.FloatSlider, widgets.FloatSlider]:
+    """The explorers' k and λ sliders."""
+    return (widgets.FloatSlider(k, min=0.0, max=0.9, step=0.1, description="k", continuous_update=False),
+            widgets.FloatSlider(lam, min=0.0, max=3.0, step=0.25, description="λ", continuous_update=False))
+
+
+def _rounded(slider: widgets.FloatSlider) -> float:
+    """A slider's value to 2 decimals: its float noise (0.30000000000000004) must not make a new cache entry."""
+    return round(slider.value, 2)
+
+
 def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module, x: Tensor, y: Tensor, *,
                  k: float = 0.5, lam: float = 1.0, label: str = "SGT") -> widgets.VBox:
-    """Sliders for k and λ: ``train(k, lam)`` returns an SGT (or ASGT: ``label``) model, cached per
-    setting by the caller, and the maps and removal curves of both models redraw in place."""
-    k_slider = widgets.FloatSlider(k, min=0.0, max=0.9, step=0.1, description="k", continuous_update=False)
-    lam_slider = widgets.FloatSlider(lam, min=0.0, max=3.0, step=0.25, description="λ", continuous_update=False)
+    """Sliders for k and λ: ``train(k, lam)`` (both rounded to 2 decimals) returns an SGT (or ASGT:
+    ``label``) model, cached per setting by the caller, and the maps and removal curves of both models
+    redraw in place."""
+    k_slider, lam_slider = _k_lambda_sliders(k, lam)
     status = widgets.Label()
     output = widgets.Output()
 
     def update(_: object = None) -> None:
         status.value = f"training {label} with k={k_slider.value:.1f}, λ={lam_slider.value:.2f} ..."
         start = time.perf_counter()
-        model = train(k_slider.value, lam_slider.value)
+        model = train(_rounded(k_slider), _rounded(lam_slider))
         status.value = f"k={k_slider.value:.1f}, λ={lam_slider.value:.2f}: ready in {time.perf_counter() - start:.1f} s"
         redraw_in(output, lambda: render_sgt_comparison(standard, model, x, y, label=label))
 
@@ -113,9 +127,8 @@ def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module
 def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, eps: float,
                   class_names: Sequence[str] = ()) -> Figure:
     """For each model: the clean image, the perturbation (amplified), the adversarial image with the
-    model's predictions, and the gradient map of the adversarial image."""
-    from sgt_course.attacks import LABELS as ATTACK_LABELS
-    from sgt_course.attacks import get_attack
+    model's predictions, and the gradient map of the adversarial image. PGD's random start is seeded,
+    so the same ε always draws the same picture."""
 
     def name_of(c: int) -> str:
         return class_names[c] if class_names else str(c)
@@ -123,9 +136,9 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
     figure, axes = plt.subplots(len(models), 4, figsize=(8.4, 2.3 * len(models)), squeeze=False)
     label = torch.tensor([y], device=x.device)
     for row, (name, model) in enumerate(models.items()):
-        adversarial = get_attack(attack)(model, x[None], label, eps=eps)
-        with torch.no_grad():
-            clean_pred, adv_pred = model(torch.cat([x[None], adversarial])).argmax(1).tolist()
+        seeded = {"generator": torch.Generator().manual_seed(0)} if attack == "pgd" else {}
+        adversarial = get_attack(attack)(model, x[None], label, eps=eps, **seeded)
+        clean_pred, adv_pred = predict(model, torch.cat([x[None], adversarial])).argmax(1).tolist()
         delta = (adversarial - x[None])[0]
         panels = [
             (x, f"{name}: clean → {name_of(clean_pred)}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
@@ -148,8 +161,6 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
 def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_max: float = 0.3,
                     class_names: Sequence[str] = ()) -> widgets.VBox:
     """An ε slider, an attack picker and a sample slider; the attacked images redraw in place."""
-    from sgt_course.attacks import ATTACKS
-    from sgt_course.attacks import LABELS as ATTACK_LABELS
 
     eps = widgets.FloatSlider(eps_max / 2, min=0.0, max=eps_max, step=eps_max / 30, description="ε",
                               readout_format=".3f", continuous_update=False)
@@ -170,7 +181,6 @@ def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_m
 def render_series_saliency(models: dict[str, nn.Module], x: Tensor, y: int, mask: Tensor, method: str = "gradient",
                            title: str = "") -> Figure:
     """One time series (steps, features): the input, its ground truth and each model's saliency map."""
-    from sgt_course.plots import series_heatmaps
 
     panels = {"input": x, "ground truth": mask.float()}
     label = torch.tensor([y], device=x.device)
@@ -182,19 +192,19 @@ def render_series_saliency(models: dict[str, nn.Module], x: Tensor, y: int, mask
 def timeseries_explorer(train: Callable[[str, str, float, float], tuple[nn.Module, nn.Module, object]],
                         layouts: Sequence[str], architectures: Sequence[str] = ("lstm", "tcn"), *,
                         k: float = 0.5, lam: float = 1.0) -> widgets.VBox:
-    """Layout, model, k and λ: ``train(layout, architecture, k, lam)`` returns (standard, SGT, test set),
-    and one test series with its ground truth and both saliency maps redraws in place."""
+    """Layout, model, k and λ (rounded to 2 decimals): ``train(layout, architecture, k, lam)`` returns
+    (standard, SGT, test set), and one test series with its ground truth and both saliency maps
+    redraws in place."""
     layout = widgets.Dropdown(options=list(layouts), description="layout")
     architecture = widgets.Dropdown(options=list(architectures), description="model")
-    k_slider = widgets.FloatSlider(k, min=0.0, max=0.9, step=0.1, description="k", continuous_update=False)
-    lam_slider = widgets.FloatSlider(lam, min=0.0, max=3.0, step=0.25, description="λ", continuous_update=False)
+    k_slider, lam_slider = _k_lambda_sliders(k, lam)
     status = widgets.Label()
     output = widgets.Output()
 
     def update(_: object = None) -> None:
         status.value = "training ..."
         start = time.perf_counter()
-        standard, sgt, test = train(layout.value, architecture.value, k_slider.value, lam_slider.value)
+        standard, sgt, test = train(layout.value, architecture.value, _rounded(k_slider), _rounded(lam_slider))
         status.value = f"ready in {time.perf_counter() - start:.1f} s"
         positive = int(torch.nonzero(test.y == 1)[0])
         redraw_in(output, lambda: render_series_saliency({"standard": standard, "SGT": sgt}, test.x[positive], 1,
@@ -210,18 +220,16 @@ def render_token_saliency(models: dict[str, nn.Module], tokens: Tensor, vocab: o
                           method: str = "gradient", rationale: Tensor | None = None) -> str:
     """HTML: one line per model, the text's tokens shaded by their saliency for ``target`` (default:
     each model's prediction), with the predicted class and its probability."""
-    from sgt_course.plots import highlight_tokens
-    from sgt_course.saliency import token_saliency
 
     row = tokens[None]
     real = int((tokens != 0).sum())
     words = vocab.decode(tokens[:real].tolist())
     lines = []
     for name, model in models.items():
-        with torch.no_grad():
-            probability = torch.softmax(model.eval()(row), 1)[0]
+        probability = torch.softmax(predict(model, row), 1)[0]
         predicted = int(probability.argmax())
-        scores = token_saliency(model, row, predicted if target is None else target, method)[0, :real]
+        with eval_mode(model):
+            scores = token_saliency(model, row, predicted if target is None else target, method)[0, :real]
         flags = None if rationale is None else rationale[:real].tolist()
         lines.append(highlight_tokens(words, scores, rationale=flags,
                                       label=f"{name} → class {predicted} ({probability[predicted]:.0%})"))
@@ -230,10 +238,6 @@ def render_token_saliency(models: dict[str, nn.Module], tokens: Tensor, vocab: o
 
 def text_explorer(models: dict[str, nn.Module], vocab: object, text: str = "") -> widgets.VBox:
     """Type a sentence: its token saliency under each model redraws as you type (HTML, no figure)."""
-    from IPython.display import HTML
-
-    from sgt_course.data.text import tokenize
-
     box = widgets.Text(value=text, description="text", layout=widgets.Layout(width="90%"), continuous_update=True)
     method = widgets.Dropdown(options=[(LABELS[m], m) for m in ("gradient", "input_x_gradient",
                                                                 "integrated_gradients")], description="method")

@@ -114,6 +114,8 @@ def test_sgt_comparison_figure_and_explorer(monkeypatch):
     k_slider, lam_slider = box.children[0].children
     lam_slider.value = 2.0
     assert asked == [(0.5, 1.0), (0.5, 2.0)] and "ready" in box.children[1].value
+    k_slider.value = 0.1 + 0.2  # 0.30000000000000004 reaches train as 0.3: one cache entry per setting
+    assert asked[-1] == (0.3, 2.0)
 
 
 def test_fgsm_checker_accepts_the_library_and_explains_mistakes(capsys):
@@ -149,6 +151,9 @@ def test_attack_figure_and_explorer(monkeypatch):
     attack.value = "mifgsm"
     assert len(drawn) == 3 and "ε=0.200" in drawn[-1].axes[1].get_title()
     assert drawn[-1].axes[2].get_title().startswith("MI-FGSM")
+    # the same ε draws the same picture: PGD's random start is seeded
+    again = [render_attack(models, x[0], 1, "pgd", 0.2).axes[1].get_images()[0].get_array() for _ in range(2)]
+    assert (again[0] == again[1]).all()
 
 
 def test_asgt_checker_accepts_the_library_and_explains_mistakes(capsys):
