@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgt_course.checks import check_finite, check_non_negative
+from sgt_course.checks import check_choice, check_finite, check_non_negative
 from sgt_course.models import eval_mode
 from sgt_course.runtime import draw
 
@@ -133,8 +133,7 @@ LABELS = {"fgsm": "FGSM", "pgd": "PGD", "mifgsm": "MI-FGSM"}
 
 def get_attack(name: str) -> Callable[..., Tensor]:
     """The attack function called ``name`` (``"fgsm"``, ``"pgd"`` or ``"mifgsm"``)."""
-    if name not in ATTACKS:
-        raise ValueError(f"attack must be one of {', '.join(ATTACKS)}; got {name!r}")
+    check_choice("attack", name, ATTACKS)
     return ATTACKS[name]
 
 

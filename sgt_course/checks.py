@@ -4,11 +4,13 @@ argument and the range it must lie in. The bottom layer: it imports nothing from
     check_fraction("k", 0.5)           # a fraction of the features, in [0, 1)
     check_non_negative("lam", 1.0)     # a finite number >= 0 (λ, ε, σ)
     check_finite("x", images)          # no NaN or ±inf in a tensor
+    check_choice("fill", "uniform", FILLS)   # one of a few named options
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor
@@ -36,3 +38,10 @@ def check_finite(name: str, tensor: Tensor) -> None:
         if bad:
             raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s) in a tensor of shape "
                              f"{tuple(tensor.shape)}")
+
+
+def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
+    """Raise unless ``value`` is one of ``choices`` (the message lists them)."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")

@@ -19,6 +19,7 @@ from torch import nn
 
 from sgt_course import losses
 from sgt_course.attacks import make_attack
+from sgt_course.checks import check_choice
 from sgt_course.data import ImageSet, load_images
 from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
@@ -40,8 +41,7 @@ REGIMES: dict[str, Callable[..., losses.LossFn]] = {
 
 def regime_loss(regime: str, **settings: object) -> losses.LossFn:
     """The loss function of ``regime`` with ``settings`` (e.g. ``regime_loss("sgt", k=0.5, lam=1.0)``)."""
-    if regime not in REGIMES:
-        raise ValueError(f"regime must be one of {', '.join(REGIMES)}; got {regime!r}")
+    check_choice("regime", regime, REGIMES)
     return REGIMES[regime](**settings)
 
 
@@ -145,8 +145,7 @@ def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | 
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")
     regimes = robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps)
-    if name not in regimes:
-        raise ValueError(f"name must be one of {', '.join(regimes)}; got {name!r}")
+    check_choice("name", name, regimes)
     regime, settings = regimes[name]
     return image_model(robust_recipe(profile), regime, train.head(profile.n_robust), test, seed=seed,
                        progress=progress, **settings)

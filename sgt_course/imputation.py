@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import conv2d
 
-from sgt_course.checks import check_finite, check_non_negative
+from sgt_course.checks import check_choice, check_finite, check_non_negative
 from sgt_course.masking import fill_values
 from sgt_course.runtime import draw
 
@@ -62,8 +62,7 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
     Returns:
         A tensor shaped like ``x``, equal to ``x`` where nothing was removed.
     """
-    if how not in IMPUTATIONS:
-        raise ValueError(f"how must be one of {', '.join(IMPUTATIONS)}; got {how!r}")
+    check_choice("how", how, IMPUTATIONS)
     check_non_negative("sigma", sigma)
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")

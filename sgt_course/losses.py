@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course.attacks import Attack, make_attack
-from sgt_course.checks import check_fraction, check_non_negative
+from sgt_course.checks import check_choice, check_fraction, check_non_negative
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
 from sgt_course.saliency import (CHANNEL_REDUCTIONS, attribute, feature_scores, gradient, signed_scores,
@@ -65,8 +65,7 @@ def masked_by_saliency(model: nn.Module, x: Tensor, y: Tensor, k: float, salienc
 def _check_ranking(signed: bool, saliency: str, channels: str) -> None:
     if signed and saliency != "gradient":
         raise ValueError(f"signed=True ranks the signed gradient; it needs saliency='gradient', got {saliency!r}")
-    if channels not in CHANNEL_REDUCTIONS:
-        raise ValueError(f"channels must be one of {', '.join(CHANNEL_REDUCTIONS)}; got {channels!r}")
+    check_choice("channels", channels, CHANNEL_REDUCTIONS)
 
 
 def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
@@ -154,8 +153,7 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float
             X̃ = M_k(S(X), X) first, then X̃' = attack(X̃), which takes the place of both X' and X̃'.
     """
     _check_weights(x, y, k, lam)
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
+    check_choice("order", order, ORDERS)
     attack = attack or make_attack("pgd", 0.3, steps=10)
 
     if order == "attack_then_mask":

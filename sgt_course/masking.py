@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sgt_course.checks import check_finite, check_fraction
+from sgt_course.checks import check_choice, check_finite, check_fraction
 from sgt_course.runtime import draw
 
 FILLS = ("uniform", "mean", "zero", "background")
@@ -48,8 +48,7 @@ def fill_values(x: Tensor, fill: str = "uniform", generator: torch.Generator | N
     """Replacement values shaped like ``x``: U(min, max) of each sample, each sample's mean, zeros, or
     each sample's ``"background"``: its first value, ``x[i, 0, 0, 0]`` for images (the top-left pixel of
     the first channel, the value the SGT authors' removal script fills with: 0 on MNIST digits)."""
-    if fill not in FILLS:
-        raise ValueError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
+    check_choice("fill", fill, FILLS)
     if fill == "zero":
         return torch.zeros_like(x)
     per_sample = (-1,) + (1,) * (x.ndim - 1)
@@ -80,8 +79,7 @@ def mask_bottom_k(x: Tensor, saliency: Tensor, k: float, fill: str = "uniform",
     check_fraction("k", k)
     saliency = _features_of(x, saliency)
     n_masked = round(k * saliency[0].numel())
-    if fill not in FILLS:
-        raise ValueError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
+    check_choice("fill", fill, FILLS)
     mask = top_k_mask(-saliency.detach(), n_masked).expand_as(x)
     if n_masked == 0:
         return x, mask

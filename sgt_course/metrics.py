@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from sgt_course.attacks import LABELS as ATTACK_LABELS
 from sgt_course.attacks import get_attack
-from sgt_course.checks import check_fraction
+from sgt_course.checks import check_choice, check_fraction
 from sgt_course.imputation import impute
 from sgt_course.masking import top_k_mask
 from sgt_course.saliency import attribute, feature_scores
@@ -176,8 +176,7 @@ def remove_features(model: nn.Module | None, x: Tensor, y: Tensor, method: str, 
 def _ranking(model: nn.Module | None, x: Tensor, y: Tensor, method: str, order: str,
              generator: torch.Generator | None, method_kwargs: Mapping[str, object]) -> Tensor:
     """Per-feature scores whose top-k are removed first: the saliency (MoRF) or its negative (LeRF)."""
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
+    check_choice("order", order, ORDERS)
     if method in ("smoothgrad", "random") and generator is not None:
         method_kwargs = {"generator": generator, **method_kwargs}
     scores = feature_scores(attribute(method, model, x, y, **method_kwargs)).detach()

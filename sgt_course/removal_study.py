@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from sgt_course.checks import check_choice
 from sgt_course.imputation import IMPUTATIONS
 from sgt_course.metrics import FRACTIONS, ORDERS, RemovalCurve, removal_curve, removal_gap, spread
 from sgt_course.saliency import LABELS
@@ -169,8 +170,7 @@ def figure3_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, settin
     :func:`~sgt_course.plots.removal_panels`. Every curve draws from a generator seeded with ``seed``
     (fill, noise, baseline), so the models see the same random numbers.
     """
-    if settings not in REMOVAL_SETTINGS:
-        raise ValueError(f"settings must be one of {', '.join(REMOVAL_SETTINGS)}; got {settings!r}")
+    check_choice("settings", settings, REMOVAL_SETTINGS)
     chosen = REMOVAL_SETTINGS[settings]
 
     def curve(model: nn.Module, method: str) -> RemovalCurve:

@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from sgt_course.checks import check_choice
 from sgt_course.data import ImageSet, load_images
 from sgt_course.experiments import TRAINING_EPS, regime_loss, robust_regimes
 from sgt_course.metrics import removal_curve, robust_accuracy
@@ -55,8 +56,7 @@ class Recipe:
 
     def make_optimizer(self, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
         """The recipe's optimizer at its learning rate: ``"adam"`` (ours) or ``"adadelta"`` (the SGT authors')."""
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         return OPTIMIZERS[self.optimizer](parameters, lr=self.lr)
 
 

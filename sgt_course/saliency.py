@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from sgt_course.checks import check_finite, check_non_negative
+from sgt_course.checks import check_choice, check_finite, check_non_negative
 from sgt_course.models import EmbeddedInput
 from sgt_course.runtime import draw
 
@@ -202,8 +202,7 @@ LABELS = {"gradient": "Gradient", "input_x_gradient": "Input×Gradient", "integr
 
 def get_method(name: str) -> SaliencyFn:
     """The saliency function called ``name`` (one of :data:`METHODS`)."""
-    if name not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {name!r}")
+    check_choice("method", name, METHODS)
     return METHODS[name]
 
 

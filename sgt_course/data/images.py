@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sgt_course.checks import check_choice
 from sgt_course.runtime import DATA_ENV, data_dir
 
 IMAGE_DATASETS = ("mnist", "mnist5k", "cifar10", "digits", "planted")
@@ -92,8 +93,7 @@ def _check_count(name: str, value: int | None) -> None:
 
 
 def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    check_choice("split", split, SPLITS)
 
 
 def _shuffled_head(x: Tensor, y: Tensor, n: int | None, seed: int) -> tuple[Tensor, Tensor]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from sgt_course.checks import check_choice
+
 PROCESSES = ("gaussian", "autoregressive", "harmonic")
 
 
@@ -111,10 +113,8 @@ def make_benchmark(layout: str = "middle", process: str = "gaussian", n: int = 1
     Returns:
         A :class:`TimeSeriesSet` with x (n, steps, features), y (n,) and the box mask (n, steps, features).
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
-    if process not in PROCESSES:
-        raise ValueError(f"process must be one of {', '.join(PROCESSES)}; got {process!r}")
+    check_choice("layout", layout, LAYOUTS)
+    check_choice("process", process, PROCESSES)
     for name, value in (("n", n), ("steps", steps), ("features", features)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int; got {value!r}")
