@@ -1,8 +1,15 @@
 """sgt-course: the helper library of the Saliency-Guided Training course.
 
-One module per idea: :mod:`~sgt_course.runtime` (device, seeds, run profile), :mod:`~sgt_course.data`
-(datasets), :mod:`~sgt_course.models`, :mod:`~sgt_course.losses` (one function per training regime),
-:mod:`~sgt_course.training` (the loop and the checkpoint cache) and :mod:`~sgt_course.plots`.
+One module per idea, in layers (no import runs back up): :mod:`~sgt_course.checks` and
+:mod:`~sgt_course.runtime` (argument checks; device, seeds, run profiles) → :mod:`~sgt_course.data` and
+:mod:`~sgt_course.models` → :mod:`~sgt_course.saliency`, :mod:`~sgt_course.masking`,
+:mod:`~sgt_course.imputation` and :mod:`~sgt_course.attacks` → :mod:`~sgt_course.losses` (one function
+per training regime) → :mod:`~sgt_course.training` (one step, the loop, the checkpoint cache) and
+:mod:`~sgt_course.timing` →
+:mod:`~sgt_course.metrics`, :mod:`~sgt_course.removal_study` and :mod:`~sgt_course.sanity` →
+:mod:`~sgt_course.plots` and :mod:`~sgt_course.experiments` (the notebooks' cached models) →
+:mod:`~sgt_course.widgets` and :mod:`~sgt_course.exercises`. Course tooling: :mod:`~sgt_course.cli`,
+:mod:`~sgt_course.notebook_tools`, :mod:`~sgt_course.slides` and :mod:`~sgt_course.reproduce`.
 """
 
 __version__ = "0.1.0"

@@ -42,10 +42,7 @@ def show_images(x: Tensor, labels: Sequence[str] | Tensor | None = None, *, ncol
             if labels is not None:
                 label = labels[i].item() if isinstance(labels, Tensor) else labels[i]
                 ax.set_title(str(label), fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def plot_history(histories: Mapping[str, History] | History, *, title: str | None = None) -> Figure:
@@ -63,10 +60,7 @@ def plot_history(histories: Mapping[str, History] | History, *, title: str | Non
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def class_grid(x: Tensor, y: Tensor, per_class: int = 4, class_names: Sequence[str] = ()) -> tuple[Tensor, list[str]]:
@@ -112,10 +106,7 @@ def saliency_grid(x: Tensor, maps: Mapping[str, Tensor], *, signed: bool = False
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = None,
@@ -131,6 +122,14 @@ def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = N
     ax.tick_params(axis="x", labelrotation=20)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _suptitled(fig: Figure, title: str | None) -> Figure:
+    """The common end of a figure of several axes: the title above them all, then the layout."""
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -198,10 +197,7 @@ def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[fl
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), squeeze=False, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items()):
         _plot_curves(ax, curves, xlabel=xlabel, title=name)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def _seed_band(ax: plt.Axes, fractions: Sequence[float], runs: Sequence[Sequence[float]], *, color: str,
@@ -277,10 +273,7 @@ def summary_bars(table: Mapping[str, Mapping[str, float]], *, title: str | None 
         ax.set_title(metric, fontsize=9)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.margins(y=0.15)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, ncols: int = 5,
@@ -304,10 +297,7 @@ def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, n
         ax.set_yticks([])
     axes[-1, 0].set_xlabel("time →", fontsize=8)
     axes[-1, 0].set_ylabel("feature", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _suptitled(fig, title)
 
 
 def time_profiles(profiles: Mapping[str, Tensor], *, box: tuple[int, int] | None = None,

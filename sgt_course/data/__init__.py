@@ -1,4 +1,6 @@
-"""The course's datasets: images now; time series and text join as their notebooks arrive."""
+"""The course's datasets. Images are re-exported here (MNIST, MNIST-5k, CIFAR-10, the 8×8 digits, planted
+patches); the time-series benchmark lives in :mod:`sgt_course.data.timeseries` and the texts (ERASER
+Movies, planted reviews) in :mod:`sgt_course.data.text`."""
 
 from sgt_course.data.images import (
     IMAGE_DATASETS,
@@ -7,6 +9,7 @@ from sgt_course.data.images import (
     load_digits,
     load_images,
     load_mnist,
+    load_mnist5k,
     make_planted_patches,
 )
 
@@ -17,5 +20,6 @@ __all__ = [
     "load_digits",
     "load_images",
     "load_mnist",
+    "load_mnist5k",
     "make_planted_patches",
 ]
