@@ -393,7 +393,7 @@ if profile.cifar10:
         print(f"SGT, channels={how!r:<14} accuracy {evaluate(model, cifar_test):.1%}, "
               f"50 % removed (authors' settings, gradient ranking) {reduction_curves[how].at(0.5):.1%}")
 else:
-    print(f"{train.describe()}: {train.x.shape[1]} channel, where the two reductions give the same scores. "
+    print(f"{train.source}: one channel, where the two reductions give the same scores. "
           "The comparison on CIFAR-10 runs in the gpu profile (SGT_COURSE_PROFILE=gpu).")
 
 # %% [markdown]

@@ -156,7 +156,7 @@ for seed in profile.seeds:
             at_02_by_seed.setdefault(attack_name, {}).setdefault(name, []).append(curve.at(0.2))
 print(f"accuracy at ε = 0.2, seeds {', '.join(map(str, profile.seeds))}: mean (min–max), %")
 for attack_name, by_model in at_02_by_seed.items():
-    print(f"  {attack_name:<8}" + "".join(f"{name} {spread(values):<20}" for name, values in by_model.items()))
+    print(f"  {attack_name:<8}" + "    ".join(f"{name} {spread(values)}" for name, values in by_model.items()))
 
 # %% [markdown]
 # **What we measured.** Both models lose most of their accuracy under PGD and MI-FGSM at the larger

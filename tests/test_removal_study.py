@@ -66,7 +66,7 @@ def test_the_two_models_of_a_seed_see_the_same_random_ranking(setting):
 
 def test_spread_is_the_mean_and_the_range():
     assert spread([0.5, 0.6, 0.7]) == "60.0 (50.0–70.0)"
-    assert spread([2.0], percent=False) == "2.0 (2.0–2.0)"
+    assert spread([2.0], percent=False) == "2.0 (one seed)"
     with pytest.raises(ValueError, match="at least one number"):
         spread([])
 
