@@ -82,8 +82,8 @@ def _test(args: argparse.Namespace) -> int:
         # A fresh cache: the notebooks must train what they use, not load a stale model.
         env["SGT_COURSE_CACHE"] = tempfile.mkdtemp(prefix="sgt-course-test-")
     # --durations: the log names the slowest tests, so a CI run that creeps towards its limit says where.
-    # A cell gets 10 minutes (the slowest takes under 2 in ci): a kernel that stops answering, seen about
-    # once in twenty notebook runs, then fails its cell instead of eating CI's whole time limit.
+    # A cell gets 10 minutes (the slowest takes under 2 in ci): a kernel that stops answering (seen once
+    # in about forty notebook runs) then fails its cell instead of eating CI's whole time limit.
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600",
                "-p", "no:cacheprovider", "--durations=15", *(args.pytest_args or ["tests", "notebooks", "e2e"])]
     print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')}")
