@@ -129,7 +129,9 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standar
 # ranking is the reference. We compute it as the authors' removal script does
 # (`removal_study.REMOVAL_SETTINGS["authors"]`, from their `Scripts/Helper.py`):
 #
-# - a removed pixel takes the image's **background** value, its top-left pixel (0 on MNIST digits);
+# - a removed pixel takes the image's **background** value, its top-left pixel (0 on MNIST digits). Their
+#   script reads the fill from an argument its parser does not define; of the fills their code offers,
+#   we take this one;
 # - Integrated Gradients starts from a **random baseline**, $\mathcal U(0, 1)$ per pixel;
 # - SmoothGrad is Captum's **squared** variant (the mean of squared gradients over 5 noisy copies).
 
