@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from sgt_course.checks import check_choice
+
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -144,15 +146,14 @@ def build_model(name: str, *, in_channels: int = 1, n_classes: int = 10, width: 
     for arg, value in (("in_channels", in_channels), ("n_classes", n_classes), ("width", width)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int; got {value!r}")
+    check_choice("model", name, IMAGE_MODELS)
     if name == "mnist_cnn":
         if in_channels != 1:
             raise ValueError(f"mnist_cnn takes 1-channel 28x28 images; got in_channels={in_channels}")
         return MnistCNN(n_classes)
     if name == "small_cnn":
         return SmallCNN(in_channels, n_classes, width)
-    if name == "cifar_resnet":
-        return CifarResNet(n_classes, width, in_channels=in_channels)
-    raise ValueError(f"model must be one of {', '.join(IMAGE_MODELS)}; got {name!r}")
+    return CifarResNet(n_classes, width, in_channels=in_channels)  # "cifar_resnet"
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -220,11 +221,8 @@ def build_timeseries_model(name: str, *, features: int, n_classes: int = 2, hidd
     for arg, value in (("features", features), ("n_classes", n_classes), ("hidden", hidden)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int; got {value!r}")
-    if name == "lstm":
-        return LSTMClassifier(features, n_classes, hidden)
-    if name == "tcn":
-        return TCN(features, n_classes, hidden)
-    raise ValueError(f"model must be one of {', '.join(TIMESERIES_MODELS)}; got {name!r}")
+    check_choice("model", name, TIMESERIES_MODELS)
+    return LSTMClassifier(features, n_classes, hidden) if name == "lstm" else TCN(features, n_classes, hidden)
 
 
 class BiLSTMClassifier(nn.Module):

@@ -224,13 +224,12 @@ def per_pixel(saliency: Tensor, how: str = "max") -> Tensor:
     """
     if saliency.ndim != 4:
         raise ValueError(f"saliency must have shape (N, C, H, W); got {tuple(saliency.shape)}")
+    check_choice("how", how, CHANNEL_REDUCTIONS)
     if how == "max":
         return saliency.abs().amax(1, keepdim=True)
     if how == "mean":
         return saliency.abs().mean(1, keepdim=True)
-    if how == "mean_signed":
-        return saliency.mean(1, keepdim=True).abs()
-    raise ValueError(f"how must be one of {', '.join(CHANNEL_REDUCTIONS)}; got {how!r}")
+    return saliency.mean(1, keepdim=True).abs()  # "mean_signed"
 
 
 def feature_scores(saliency_map: Tensor, channels: str = "max") -> Tensor:

@@ -300,6 +300,7 @@ def load_images(name: str, split: str = "train", n: int | None = None, *, seed: 
     ``"planted"`` draws a train and a test set from different seeds (1000 images when ``n`` is None).
     """
     _check_split(split)
+    check_choice("dataset", name, IMAGE_DATASETS)
     if name == "mnist":
         return load_mnist(split, n, seed=seed, device=device)
     if name == "mnist5k":
@@ -308,6 +309,4 @@ def load_images(name: str, split: str = "train", n: int | None = None, *, seed: 
         return load_cifar10(split, n, seed=seed, device=device)
     if name == "digits":
         return load_digits(split, n, seed=seed, device=device)
-    if name == "planted":
-        return make_planted_patches(n or 1000, seed=2 * seed + (split == "test"), device=device)
-    raise ValueError(f"dataset must be one of {', '.join(IMAGE_DATASETS)}; got {name!r}")
+    return make_planted_patches(n or 1000, seed=2 * seed + (split == "test"), device=device)  # "planted"
