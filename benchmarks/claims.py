@@ -22,13 +22,12 @@ import time
 import torch
 
 from sgt_course import runtime, saliency
-from sgt_course.attacks import fgsm, loss_gradient
+from sgt_course.attacks import fgsm
 from sgt_course.experiments import (ROBUST_REGIMES, TRAINING_EPS, image_data, image_model, robust_model,
                                     robust_models, robust_recipe, robust_regimes)
 from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
 from sgt_course.removal_study import REMOVAL_SETTINGS, figure3_curves, removal_study
 from sgt_course.sanity import cascading_randomization
-from sgt_course.models import eval_mode
 from sgt_course.training import evaluate, predict
 
 NOTEBOOK5_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -59,19 +58,18 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
                 model, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
 
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
+    whose = {"authors": "the authors'", "course": "the course's"}
     for settings in REMOVAL_SETTINGS:
         for method, by_model in figure3_curves(models, xe, ye, settings, seed=seed).items():
             for name, curve in by_model.items():
                 ranking = "random ranking" if name.endswith("random ranking") else f"{method} ranking"
-                whose = {"authors": "the authors'", "course": "the course's"}[settings]
-                out[f"2 · accuracy with 50% removed, {whose} settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
+                out[f"2 · accuracy with 50% removed, {whose[settings]} settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
 
     out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
 
     for name, model in models.items():
-        with eval_mode(model):
-            descent = (xe - 0.1 * loss_gradient(model, xe, ye).sign()).clamp(0, 1)
-        for label, inputs in (("clean", xe), ("x + ε·sign ∇", fgsm(model, xe, ye, 0.1)), ("x − ε·sign ∇", descent)):
+        for label, inputs in (("clean", xe), ("x + ε·sign ∇", fgsm(model, xe, ye, 0.1)),
+                              ("x − ε·sign ∇", fgsm(model, xe, ye, 0.1, targeted=True))):
             out[f"5 · accuracy after one step {label}, ε = 0.1, {name}"] = (
                 (predict(model, inputs).argmax(1) == ye).float().mean().item())
 

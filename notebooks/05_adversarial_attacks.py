@@ -75,20 +75,17 @@ for name, model in models.items():
 # the label $y$: that is the *targeted* form, where $y$ is the class the attacker wants. With the true
 # label it makes the model more sure of the right answer. The library implements the untargeted forms
 # of the original papers, as in the table: plus sign, and MI-FGSM normalised at $x'_t$ (Dong et al.,
-# Algorithm 1). The next cell takes one FGSM step each way.
+# Algorithm 1); the minus sign is `fgsm(..., targeted=True)`. The next cell takes one FGSM step each way.
 
 # %%
 import torch.nn.functional as F
 
-from sgt_course.attacks import fgsm, loss_gradient
-from sgt_course.models import eval_mode
+from sgt_course.attacks import fgsm
 from sgt_course.training import predict
 
 xs, ys = test.x[:profile.n_explain], test.y[:profile.n_explain]
-with eval_mode(models["standard"]):
-    descent = (xs - 0.1 * loss_gradient(models["standard"], xs, ys).sign()).clamp(0, 1)
 steps = {"clean": xs, "x + ε·sign ∇ (library, untargeted)": fgsm(models["standard"], xs, ys, 0.1),
-         "x − ε·sign ∇ (the paper's sign)": descent}
+         "x − ε·sign ∇ (the paper's sign)": fgsm(models["standard"], xs, ys, 0.1, targeted=True)}
 step_accuracy = {}
 for label, inputs in steps.items():
     logits = predict(models["standard"], inputs)

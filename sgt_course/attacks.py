@@ -59,12 +59,16 @@ def _project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
     return torch.clamp(x + torch.clamp(x_adv - x, -eps, eps), 0.0, 1.0)
 
 
-def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
+def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, targeted: bool = False) -> Tensor:
     """Fast Gradient Sign Method: x' = clip₀¹(x + ε · sign(∇ₓ CE(f(x), y))).
+
+    ``targeted=True`` takes the step the other way, x' = clip₀¹(x − ε · sign(∇ₓ CE(f(x), y))): it
+    descends the loss of ``y``, which is then the class the attacker wants (the form the ASGT paper
+    writes; with the true labels it makes the model *more* sure of them).
 
     Args:
         model: logits (N, n_classes) from inputs in [0, 1].
-        x: inputs (N, ...) in [0, 1]; y: labels (N,).
+        x: inputs (N, ...) in [0, 1]; y: labels (N,), the targets when ``targeted``.
         eps: the L∞ radius ε >= 0.
     """
     _check(x, y, eps)
@@ -72,7 +76,8 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         return x.detach().clone()
     with eval_mode(model):
         grad = loss_gradient(model, x, y)
-    return torch.clamp(x.detach() + eps * grad.sign(), 0.0, 1.0)
+    step = -eps if targeted else eps
+    return torch.clamp(x.detach() + step * grad.sign(), 0.0, 1.0)
 
 
 def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float | None = None, steps: int = 10,

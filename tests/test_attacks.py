@@ -32,6 +32,17 @@ def test_fgsm_matches_torchattacks(model, batch):
     assert torch.allclose(attacks.fgsm(model, x, y, 0.1), expected, atol=1e-12)
 
 
+def test_targeted_fgsm_matches_torchattacks_and_steps_towards_the_target(model, batch):
+    x, _ = batch
+    target = torch.full((x.shape[0],), 3)
+    reference = torchattacks.FGSM(model, eps=0.1)
+    reference.set_mode_targeted_by_function(lambda images, labels: labels)
+    ours = attacks.fgsm(model, x, target, 0.1, targeted=True)
+    assert torch.allclose(ours, reference(x, target), atol=1e-12)
+    with torch.no_grad():
+        assert (model(ours).softmax(1)[:, 3] > model(x).softmax(1)[:, 3]).all()
+
+
 def test_pgd_without_random_start_matches_torchattacks(model, batch):
     x, y = batch
     expected = torchattacks.PGD(model, eps=0.2, alpha=0.03, steps=7, random_start=False)(x, y)
