@@ -332,22 +332,24 @@ def check_precision_recall(student: Callable[[Tensor, Tensor, float], tuple[floa
         hit = (w * (positive & truth)).sum(1)
         return (hit / (w * positive).sum(1)).mean().item(), (hit / (w * truth).sum(1)).mean().item()
 
+    def min_max(s: Tensor) -> Tensor:
+        low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
+        return (s - low) / (high - low)
+
     magnitude = maps.abs().flatten(1)
-    low, high = magnitude.amin(1, keepdim=True), magnitude.amax(1, keepdim=True)
-    rescaled = (magnitude - low) / (high - low)
-    by_mass = saliency_mass_mask(rescaled, share)
+    rescaled, signed = min_max(magnitude), min_max(maps.flatten(1))
     mistakes = {
         "precision and recall are swapped: precision divides by the saliency of the *positive* cells P, "
         "recall by that of the ground truth G.": expected[::-1],
         "P must hold a share of the saliency *mass*, not a share of the cells: take the fewest top cells "
-        "whose rescaled saliency sums to at least share · Σ s.": variant(rescaled, top_k_mask(rescaled, round(share * 80))),
+        "whose rescaled saliency sums to at least share · Σ s.":
+            variant(rescaled, top_k_mask(rescaled, round(share * rescaled.shape[1]))),
         "Rescale each sample's |map| to [0, 1] (min–max) before selecting and weighting.":
             variant(magnitude, saliency_mass_mask(magnitude, share)),
-        "Weight each cell by its rescaled saliency s; you counted cells.": variant(rescaled, by_mass, weighted=False),
+        "Weight each cell by its rescaled saliency s; you counted cells.":
+            variant(rescaled, saliency_mass_mask(rescaled, share), weighted=False),
         "Take the magnitude |map| first: a negative value is as salient as a positive one.":
-            variant(*(lambda r: (r, saliency_mass_mask(r, share)))(
-                (maps.flatten(1) - maps.flatten(1).amin(1, keepdim=True))
-                / (maps.flatten(1).amax(1, keepdim=True) - maps.flatten(1).amin(1, keepdim=True)))),
+            variant(signed, saliency_mass_mask(signed, share)),
     }
     if abs(precision - expected[0]) < 1e-4 and abs(recall - expected[1]) < 1e-4:
         return _verdict(True, f"Correct: precision {precision:.3f}, recall {recall:.3f} at share {share}.")
