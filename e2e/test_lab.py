@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from e2e.conftest import WatchedPage
-from sgt_course import notebook_tools
+from sgt_course.tools import notebook_tools
 
 NOTEBOOK = "05_adversarial_attacks.ipynb"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.conftest import WatchedPage, ink_fraction
-from sgt_course import notebook_tools, slides
+from sgt_course.tools import notebook_tools, slides
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,7 @@ plot_history(history, title="standard training");
 
 # %%
 # The claim of this section: seconds of training already classify real MNIST digits well.
-# Measured on MNIST-5k over seeds 0-2 (benchmarks/claims.py): 92.1-94.1 % (ci, small CNN),
+# Measured on MNIST-5k over seeds 0-2 (`sgt-course claims`): 92.1-94.1 % (ci, small CNN),
 # 94.7-95.4 % (cpu, the authors' CNN); the assertion keeps two points below the lowest.
 assert accuracy > 0.90, f"test accuracy {accuracy:.1%} is lower than this course expects"
 

@@ -79,7 +79,7 @@ from sgt_course.plots import saliency_grid
 METHODS = ["gradient", "input_x_gradient", "integrated_gradients", "smoothgrad"]
 x, y = test.x[:5], test.y[:5]
 generator = torch.Generator().manual_seed(0)
-absolute = {saliency.LABELS[m]: saliency.attribute(m, model, x, y, **({"generator": generator} if m == "smoothgrad" else {}))
+absolute = {saliency.label(m): saliency.attribute(m, model, x, y, **({"generator": generator} if m == "smoothgrad" else {}))
             for m in METHODS}
 saliency_grid(x, absolute, captions=[f"class {int(c)}" for c in y], title="absolute maps (bright = important)");
 
@@ -143,8 +143,8 @@ for m in METHODS + ["random"]:
     kwargs = {"generator": torch.Generator().manual_seed(0)} if m in ("smoothgrad", "random") else {}
     maps = saliency.per_pixel(saliency.attribute(m, planted_model, xp, yp, **kwargs))
     precision[m] = mask_precision(maps, truth).mean().item()
-    print(f"{saliency.LABELS[m]:<22} precision at the patch size: {precision[m]:.3f}")
-bar_chart({saliency.LABELS[m]: v for m, v in precision.items() if m != "random"}, ylabel="precision at 25 pixels",
+    print(f"{saliency.label(m):<22} precision at the patch size: {precision[m]:.3f}")
+bar_chart({saliency.label(m): v for m, v in precision.items() if m != "random"}, ylabel="precision at 25 pixels",
           floor=precision["random"], title="how often the top pixels fall inside the planted pattern");
 
 # %%
@@ -172,7 +172,7 @@ for m in METHODS:
 from sgt_course.plots import line_chart
 from sgt_course.sanity import cascading_randomization
 
-curves = {saliency.LABELS[m]: cascading_randomization(model, test.x[:16], test.y[:16], m) for m in METHODS + ["random"]}
+curves = {saliency.label(m): cascading_randomization(model, test.x[:16], test.y[:16], m) for m in METHODS + ["random"]}
 layers = [name for name, _ in next(iter(curves.values()))]
 line_chart({name: [rho for _, rho in curve] for name, curve in curves.items()}, layers,
            ylabel="Spearman ρ with the trained model's map", xlabel="randomized down to layer",
@@ -210,8 +210,8 @@ guided = {"SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0)[0],
           "ASGT": robust_model(profile, "ASGT", train, test)[0]}
 guided_curves = {}
 for m in ("gradient", "smoothgrad"):
-    guided_curves[f"{saliency.LABELS[m]}, standard"] = curves[saliency.LABELS[m]]  # from the cell above
-    guided_curves.update({f"{saliency.LABELS[m]}, {name}": cascading_randomization(network, test.x[:16], test.y[:16], m)
+    guided_curves[f"{saliency.label(m)}, standard"] = curves[saliency.label(m)]  # from the cell above
+    guided_curves.update({f"{saliency.label(m)}, {name}": cascading_randomization(network, test.x[:16], test.y[:16], m)
                           for name, network in guided.items()})
 line_chart({name: [rho for _, rho in curve] for name, curve in guided_curves.items()}, layers,
            ylabel="Spearman ρ with the trained model's map", xlabel="randomized down to layer",

@@ -101,7 +101,7 @@ plot_history({"standard": standard_history, "SGT": sgt_history});
 
 # %%
 # The paper's first claim: SGT keeps the accuracy of standard training.
-# Measured on MNIST-5k over seeds 0-2 (benchmarks/claims.py): SGT minus standard was -0.3 to +1.3
+# Measured on MNIST-5k over seeds 0-2 (`sgt-course claims`): SGT minus standard was -0.3 to +1.3
 # points in the ci profile (small CNN) and -0.2 to +0.1 in the cpu profile (the authors' CNN).
 assert accuracy["SGT"] >= accuracy["standard"] - 0.02, accuracy
 
@@ -118,7 +118,7 @@ maps = {}
 for m in METHODS:
     for name, model in (("standard", standard), ("SGT", sgt)):
         kwargs = {"generator": torch.Generator().manual_seed(0)} if m == "smoothgrad" else {}
-        maps[f"{saliency.LABELS[m]}\n{name}"] = saliency.attribute(m, model, xs, ys, **kwargs)
+        maps[f"{saliency.label(m)}\n{name}"] = saliency.attribute(m, model, xs, ys, **kwargs)
 saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standard vs SGT");
 
 # %% [markdown]
@@ -147,7 +147,7 @@ for method, by_model in curves.items():
 
 # %%
 # The paper's second claim: ranked by their own saliency, the SGT model loses accuracy faster.
-# Measured at 50 % removed with the authors' settings on MNIST-5k, seeds 0-2 (benchmarks/claims.py):
+# Measured at 50 % removed with the authors' settings on MNIST-5k, seeds 0-2 (`sgt-course claims`):
 #   gradient ranking  ci:  standard 23.4 / 25.8 / 21.9 %, SGT 12.5 / 16.4 / 15.6 %  -> holds (by 6 to 11 points)
 #                     cpu: standard 15.6 /  7.8 /  7.0 %, SGT 12.1 /  5.5 / 10.5 %  -> holds on 2 of 3 seeds
 #   random ranking    ci:  standard 66.4 / 63.3 / 73.4 %, SGT 64.8 / 63.3 / 55.5 %
@@ -260,7 +260,7 @@ print("clean accuracy over the seeds: " + ", ".join(
 
 # %%
 # What the measurements support, asserted with half the smallest margin measured on MNIST-5k over
-# seeds 0-2 in both profiles (benchmarks/claims.py; RESULTS.md has every figure):
+# seeds 0-2 in both profiles (`sgt-course claims`; RESULTS.md has every figure):
 random_difference = {fill: study.random_difference("SGT", "standard", fill) for fill in ("uniform", "linear")}
 lead = {fill: study.lead("SGT", "standard", fill) for fill in study.imputations}
 for fill in study.imputations:
@@ -381,7 +381,7 @@ assert signed_at_half > course_half["SGT"] + 0.09, (signed_at_half, course_half[
 # $|s|$. With CIFAR-10 (the `gpu` profile) the next cell trains SGT both ways on the compact ResNet.
 
 # %%
-from sgt_course.experiments import cifar_profile
+from sgt_course.recipes import cifar_profile
 
 if profile.cifar10:
     cifar = cifar_profile(profile)

@@ -122,7 +122,7 @@ for (layout, architecture, regime), model in models.items():
     for m in METHODS:
         kwargs = {"generator": torch.Generator().manual_seed(0)} if m in ("smoothgrad", "random") else {}
         scores[layout, architecture, regime, m] = precision_recall(saliency.attribute(m, model, x, y, **kwargs), mask)
-print(f"{'layout':<13}{'model':<6}{'regime':<9}" + "".join(f"{saliency.LABELS[m]:>24}" for m in METHODS))
+print(f"{'layout':<13}{'model':<6}{'regime':<9}" + "".join(f"{saliency.label(m):>24}" for m in METHODS))
 print(f"{'':<28}" + "".join(f"{'AUP   AUR':>24}" for _ in METHODS))
 for layout, architecture, regime in models:
     print(f"{layout:<13}{architecture:<6}{regime:<9}" + "".join(
@@ -138,7 +138,7 @@ for ax, layout in zip(axes, LAYOUTS):
     width = 0.8 / len(METHODS)
     for j, m in enumerate(METHODS):
         ax.bar([i + j * width for i in range(len(groups))], [scores[layout, a, r, m].aup for a, r in groups],
-               width, label=saliency.LABELS[m])
+               width, label=saliency.label(m))
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], [f"{a}\n{r}" for a, r in groups])
     ax.set(title=f"{layout}: AUP (higher = map inside the box; at most 0.8)", ylim=(0, 0.8))
 axes[0].legend(fontsize=8)

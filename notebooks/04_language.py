@@ -134,14 +134,14 @@ for name, model in (("standard", standard), ("SGT", sgt)):
                           "rationale precision ↑": mask_precision(scores.masked_fill(x == 0, -1.0), rationale).mean().item()}
 print(f"{'model':<10}{'method':<22}" + "".join(f"{c:>24}" for c in next(iter(table.values()))))
 for (name, m), row in table.items():
-    print(f"{name:<10}{saliency.LABELS[m]:<22}" + "".join(f"{v:>24.3f}" for v in row.values()))
+    print(f"{name:<10}{saliency.label(m):<22}" + "".join(f"{v:>24.3f}" for v in row.values()))
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
 for ax, metric in zip(axes, next(iter(table.values()))):
     width = 0.38
     for i, name in enumerate(("standard", "SGT")):
         ax.bar([j + i * width for j in range(len(METHODS))], [table[name, m][metric] for m in METHODS], width, label=name)
-    ax.set_xticks([j + width / 2 for j in range(len(METHODS))], [saliency.LABELS[m] for m in METHODS], rotation=25, fontsize=8)
+    ax.set_xticks([j + width / 2 for j in range(len(METHODS))], [saliency.label(m) for m in METHODS], rotation=25, fontsize=8)
     ax.set_title(metric)
 axes[0].legend()
 fig.tight_layout()

@@ -121,7 +121,7 @@ for attack_name, by_model in robustness.items():
     for name, curve in by_model.items():
         assert curve.non_increasing(tolerance=0.02), (attack_name, name, curve)
         assert curve.accuracy[-1] < curve.accuracy[0] - 0.3, (attack_name, name, curve)
-# Standard against SGT at ε = 0.2, MNIST-5k, seeds 0-2 (benchmarks/claims.py), SGT minus standard:
+# Standard against SGT at ε = 0.2, MNIST-5k, seeds 0-2 (`sgt-course claims`), SGT minus standard:
 #   PGD      ci +11.7 / +4.7 / +10.2 points   cpu +9.7 / +6.6 / +14.8
 #   MI-FGSM  ci +14.1 / +8.6 / +10.9          cpu +12.9 / +7.8 / +10.2
 #   FGSM     ci +14.1 / +12.5 / +3.9          cpu +8.6 / +7.0 / +1.2
@@ -195,7 +195,7 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="gradien
 # accuracy does not rise with ε. Offline, CIFAR-10 falls back to planted-patch colour images (printed).
 
 # %%
-from sgt_course.experiments import cifar_profile
+from sgt_course.recipes import cifar_profile
 
 CIFAR_EPS = tuple(round(i / 255, 4) for i in (0, 1, 2, 4, 6, 8))
 if profile.cifar10:

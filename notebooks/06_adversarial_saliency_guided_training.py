@@ -74,14 +74,15 @@ train, test = image_data(profile, device)
 # every evaluation attacks with 10.
 
 # %%
-from sgt_course.experiments import TRAINING_EPS, robust_models, robust_recipe, robust_regimes
+from sgt_course.experiments import robust_models
+from sgt_course.recipes import TRAINING_EPS, robust_profile, robust_regimes
 
 EPS_TRAIN = TRAINING_EPS[train.source]  # 0.2 on MNIST and MNIST-5k
 HEADLINE_EPS = EPS_TRAIN
-recipe = robust_recipe(profile)  # the profile's robust_epochs at lr 1e-3: PGD training at 3e-3 collapsed
+robust = robust_profile(profile)  # the profile's robust_epochs at lr 1e-3: PGD training at 3e-3 collapsed
 data = train.head(profile.n_robust)
-REGIMES = robust_regimes(EPS_TRAIN, steps=profile.robust_steps)
-for name, (regime, settings) in REGIMES.items():
+regimes = robust_regimes(EPS_TRAIN, steps=profile.robust_steps)
+for name, (regime, settings) in regimes.items():
     print(f"{name:>9}: regime {regime!r}, settings {settings}")
 models, histories = robust_models(profile, train, test)
 for name, model in models.items():
@@ -103,7 +104,7 @@ print(robustness_table(robustness))
 
 # %%
 # The paper's claim on robustness (MNIST, PGD at ε = 0.2): ASGT about 35 points above the standard model.
-# Measured on MNIST-5k, seeds 0-2 (benchmarks/claims.py), ASGT against the better of standard and SGT:
+# Measured on MNIST-5k, seeds 0-2 (`sgt-course claims`), ASGT against the better of standard and SGT:
 #   ci  (small CNN, 1,500 images, 4 epochs):     45.3 / 37.5 / 35.2 % against 10.9 / 15.6 / 13.3 %
 #   cpu (authors' CNN, 4,000 images, 3 epochs):  75.0 / 75.0 / 70.3 % against 18.4 / 19.5 / 31.2 %
 # i.e. +22 to +57 points (ASGT minus standard alone: +27 to +65). Asserted: half the smallest margin.
@@ -152,7 +153,7 @@ display(Markdown(study.table()))
 
 # %%
 # What the measurements support, asserted with half the smallest margin measured on MNIST-5k over
-# seeds 0-2 in both profiles (benchmarks/claims.py; RESULTS.md has every figure):
+# seeds 0-2 in both profiles (`sgt-course claims`; RESULTS.md has every figure):
 lead = {fill: study.lead("ASGT", "PGD-AT", fill) for fill in study.imputations}
 random_difference = {fill: study.random_difference("ASGT", "PGD-AT", fill) for fill in ("uniform", "linear")}
 for fill in study.imputations:
@@ -189,7 +190,7 @@ for name in study.models:
 # al.'s SGA masks the clean input first and attacks the masked input. Same budget, other order:
 
 # %%
-sga, _ = image_model(recipe, "asgt", data, test, order="mask_then_attack", **REGIMES["ASGT"][1])
+sga, _ = image_model(robust, "asgt", data, test, order="mask_then_attack", **regimes["ASGT"][1])
 sga_pgd = robust_accuracy(sga, xa, ya, "pgd", (HEADLINE_EPS,), generator=torch.Generator().manual_seed(0)).accuracy[0]
 sga_removal = removal_curve(sga, xa, ya, "gradient", generator=torch.Generator().manual_seed(0))
 print(f"attack then mask (ASGT): clean {evaluate(models['ASGT'], test):.1%}, PGD {pgd_headline['ASGT']:.1%}, "
@@ -204,7 +205,7 @@ print(f"mask then attack (SGA) : clean {evaluate(sga, test):.1%}, PGD {sga_pgd:.
 # fill favours SGT and ASGT (section 4); ROAD's gaps above are the fair comparison.
 
 # %%
-from sgt_course.experiments import regime_summary
+from sgt_course.metrics import regime_summary
 from sgt_course.plots import summary_bars
 
 summary = regime_summary(models, histories, test, robustness["PGD"], removal, HEADLINE_EPS)
@@ -234,7 +235,7 @@ for name, row in summary.items():
 # - *Attack first or mask first.* SGA (mask, then attack) was less robust than ASGT on every run
 #   (ci 16-23 % against 35-45 %, cpu 60-70 % against 70-75 %) and lost more clean accuracy.
 # - *Cost.* Each ASGT step runs the attack, a saliency pass and three forward passes: compare the
-#   seconds per epoch above (benchmarks/ measures the step ratio against PGD-AT).
+#   seconds per epoch above (`sgt-course step-cost` measures the step ratio against PGD-AT).
 #
 # ## 7 · CIFAR-10 with the compact ResNet (gpu profile)
 #
@@ -246,7 +247,7 @@ for name, row in summary.items():
 # back to planted-patch colour images (printed).
 
 # %%
-from sgt_course.experiments import cifar_profile
+from sgt_course.recipes import cifar_profile
 
 CIFAR_EPS = (0.0, round(2 / 255, 4), 0.02, round(8 / 255, 4), round(12 / 255, 4))
 if profile.cifar10:
@@ -285,13 +286,13 @@ attack_explorer(models, test.x[:32], test.y[:32], eps_max=2 * HEADLINE_EPS, clas
 from sgt_course.widgets import sgt_explorer
 
 quick = train.head(profile.n_quick)
-quick_recipe = recipe.scaled(epochs=1)
-quick_standard, _ = image_model(quick_recipe, "standard", quick, test, progress=False)
+quick_profile = robust.scaled(epochs=1)
+quick_standard, _ = image_model(quick_profile, "standard", quick, test, progress=False)
 
 
 def train_asgt(k, lam):
-    settings = {**REGIMES["ASGT"][1], "k": k, "lam": lam}
-    return image_model(quick_recipe, "asgt", quick, test, progress=False, **settings)[0]
+    settings = {**regimes["ASGT"][1], "k": k, "lam": lam}
+    return image_model(quick_profile, "asgt", quick, test, progress=False, **settings)[0]
 
 
 sgt_explorer(train_asgt, quick_standard, xa[:64], ya[:64], label="ASGT")

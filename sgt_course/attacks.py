@@ -13,13 +13,14 @@ torchattacks) and gets its mode back afterwards; ``x`` itself is never modified.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgt_course.checks import check_choice, check_finite, check_non_negative
+from sgt_course.checks import check_choice, check_finite, check_non_negative, check_settings
 from sgt_course.models import eval_mode
 from sgt_course.runtime import draw
 
@@ -132,16 +133,37 @@ def mifgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float | No
     return x_adv
 
 
-ATTACKS: dict[str, Callable[..., Tensor]] = {"fgsm": fgsm, "pgd": pgd, "mifgsm": mifgsm}
-LABELS = {"fgsm": "FGSM", "pgd": "PGD", "mifgsm": "MI-FGSM"}
+@dataclass(frozen=True)
+class AttackMethod:
+    """An attack of the course: its function and the name figures and tables show."""
+
+    function: Callable[..., Tensor]
+    label: str
+
+
+#: The attacks by name.
+ATTACKS: dict[str, AttackMethod] = {"fgsm": AttackMethod(fgsm, "FGSM"), "pgd": AttackMethod(pgd, "PGD"),
+                                    "mifgsm": AttackMethod(mifgsm, "MI-FGSM")}
 
 
 def get_attack(name: str) -> Callable[..., Tensor]:
     """The attack function called ``name`` (``"fgsm"``, ``"pgd"`` or ``"mifgsm"``)."""
     check_choice("attack", name, ATTACKS)
-    return ATTACKS[name]
+    return ATTACKS[name].function
+
+
+def attack_label(name: str) -> str:
+    """How figures and tables name the attack ``name``, e.g. ``attack_label("mifgsm") == "MI-FGSM"``."""
+    check_choice("attack", name, ATTACKS)
+    return ATTACKS[name].label
 
 
 def make_attack(name: str, eps: float, **options: object) -> Attack:
-    """An attack with its settings bound: ``make_attack("pgd", 0.3, steps=10)(model, x, y)``."""
-    return partial(get_attack(name), eps=eps, **options)
+    """An attack with its settings bound: ``make_attack("pgd", 0.3, steps=10)(model, x, y)``.
+
+    Raises:
+        ValueError: unknown attack name. TypeError: an option the attack does not take (e.g. ``stpes``).
+    """
+    attack = get_attack(name)
+    check_settings(f"attack {name!r}", options, attack, exclude=("model", "x", "y", "eps"))
+    return partial(attack, eps=eps, **options)

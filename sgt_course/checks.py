@@ -9,8 +9,9 @@ argument and the range it must lie in. The bottom layer: it imports nothing from
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -45,3 +46,13 @@ def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def check_settings(owner: str, settings: Iterable[str], function: Callable[..., object], *,
+                   exclude: Iterable[str] = ()) -> None:
+    """Raise ``TypeError`` unless every name in ``settings`` is a parameter of ``function`` (other than
+    ``exclude``): a misspelt setting fails where it is given, with the settings ``owner`` has."""
+    allowed = [name for name in inspect.signature(function).parameters if name not in tuple(exclude)]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise TypeError(f"{owner} has no setting {', '.join(map(repr, unknown))}; its settings are {', '.join(allowed)}")

@@ -12,37 +12,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from functools import partial
 
 import torch
 from torch import nn
 
-from sgt_course import losses
-from sgt_course.attacks import make_attack
 from sgt_course.checks import check_choice
-from sgt_course.data import ImageSet, load_images
+from sgt_course.data import Dataset, ImageSet, load_images
 from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
-from sgt_course.metrics import RemovalCurve, RobustnessCurve, remove_features
+from sgt_course.losses import regime_loss
+from sgt_course.metrics import remove_features
 from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_model
+from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
 from sgt_course.runtime import Profile
 from sgt_course.training import History, evaluate, fit, load_or_train
-
-#: Training regimes by name: each makes a loss function (model, x, y) -> scalar from its settings.
-REGIMES: dict[str, Callable[..., losses.LossFn]] = {
-    "standard": lambda: losses.standard_loss,
-    "sgt": lambda **settings: partial(losses.sgt_loss, **settings),
-    "adversarial": lambda attack="pgd", eps=0.3, **options: partial(
-        losses.adversarial_loss, attack=make_attack(attack, eps, **options)),
-    "asgt": lambda k=0.5, lam=1.0, order="attack_then_mask", attack="pgd", eps=0.3, **options: partial(
-        losses.asgt_loss, k=k, lam=lam, order=order, attack=make_attack(attack, eps, **options)),
-}
-
-
-def regime_loss(regime: str, **settings: object) -> losses.LossFn:
-    """The loss function of ``regime`` with ``settings`` (e.g. ``regime_loss("sgt", k=0.5, lam=1.0)``)."""
-    check_choice("regime", regime, REGIMES)
-    return REGIMES[regime](**settings)
 
 
 def image_data(profile: Profile, device: object = "cpu", dataset: str | None = None, *,
@@ -64,7 +47,7 @@ def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet |
 
     Args:
         profile: sizes the model (``image_model``, ``width``) and the run (``epochs``, ``batch_size``, ``lr``).
-        regime: a name in :data:`REGIMES` (``"standard"``, ``"sgt"``, ``"adversarial"``, ``"asgt"``).
+        regime: a name in :data:`~sgt_course.losses.REGIMES` (``"standard"``, ``"sgt"``, ``"adversarial"``, ``"asgt"``).
         train, test: the data; ``test`` is reported after each epoch.
         epochs: overrides the profile's epochs.
         seed: seeds the initial weights and the shuffling.
@@ -98,35 +81,6 @@ def timeseries_model(profile: Profile, architecture: str, regime: str, train: Ti
                     lr=profile.sequence_lr, seed=seed, progress=progress, settings=settings)
 
 
-#: PGD radius (L∞, pixel units) for adversarial training on each image data set: the paper's 0.2 for
-#: MNIST and its offline part MNIST-5k, 8/255 for CIFAR-10 and the planted-patch images that stand in for it.
-TRAINING_EPS: dict[str, float] = {"mnist": 0.2, "mnist5k": 0.2, "cifar10": 8 / 255, "planted": 8 / 255}
-
-
-def cifar_profile(profile: Profile) -> Profile:
-    """``profile`` with CIFAR-10 and the compact ResNet (width 16) in place of its image data and model,
-    sizes and recipe unchanged: the CIFAR-10 parts of notebooks 5 and 6 (``profile.cifar10``)."""
-    return profile.scaled(image_dataset="cifar10", image_model="cifar_resnet", width=16)
-
-
-def robust_recipe(profile: Profile) -> Profile:
-    """The recipe of the four-regime comparison: ``profile.robust_epochs`` at lr 1e-3 (PGD adversarial
-    training at the profiles' 3e-3 collapsed to chance on two of three seeds)."""
-    return profile.scaled(epochs=profile.robust_epochs, lr=1e-3)
-
-
-#: Notebook 6's four regimes by display name, in the order its tables and figures show them.
-ROBUST_REGIMES: tuple[str, ...] = ("standard", "SGT", "PGD-AT", "ASGT")
-
-
-def robust_regimes(eps: float, *, k: float = 0.5, lam: float = 1.0, steps: int = 10) -> dict[str, tuple[str, dict]]:
-    """The four regimes of notebook 6 by display name: ``{name: (regime, settings)}``; the adversarial
-    ones use ``steps``-step PGD at radius ``eps``, the saliency-guided ones mask ``k`` with weight ``lam``."""
-    pgd = {"attack": "pgd", "eps": eps, "steps": steps}
-    return dict(zip(ROBUST_REGIMES, (("standard", {}), ("sgt", {"k": k, "lam": lam}), ("adversarial", pgd),
-                                     ("asgt", {"k": k, "lam": lam, **pgd})), strict=True))
-
-
 def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                   progress: bool = True) -> tuple[dict[str, nn.Module], dict[str, History]]:
     """Standard, SGT, PGD-AT and ASGT models trained with one recipe (:func:`robust_model` each), from
@@ -139,29 +93,16 @@ def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = Non
 def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                  progress: bool = True) -> tuple[nn.Module, History]:
     """One of notebook 6's regimes (``"standard"``, ``"SGT"``, ``"PGD-AT"``, ``"ASGT"``) trained with its
-    recipe (:func:`robust_recipe`) on the first ``profile.n_robust`` training images, with
-    ``profile.robust_steps``-step PGD at the data set's :data:`TRAINING_EPS`, from the cache when there."""
+    profile (:func:`~sgt_course.recipes.robust_profile`) on the first ``profile.n_robust`` training images, with
+    ``profile.robust_steps``-step PGD at the data set's :data:`~sgt_course.recipes.TRAINING_EPS`, from the cache when there."""
     if train.source not in TRAINING_EPS:
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")
     regimes = robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps)
     check_choice("name", name, regimes)
     regime, settings = regimes[name]
-    return image_model(robust_recipe(profile), regime, train.head(profile.n_robust), test, seed=seed,
+    return image_model(robust_profile(profile), regime, train.head(profile.n_robust), test, seed=seed,
                        progress=progress, **settings)
-
-
-def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, History], test: ImageSet,
-                   pgd: Mapping[str, RobustnessCurve], removal: Mapping[str, RemovalCurve],
-                   eps: float) -> dict[str, dict[str, float]]:
-    """Notebook 6's table, one row per regime: clean accuracy on ``test``, accuracy under PGD at ``eps``
-    (from ``pgd``), the area under the gradient removal curve (lower: the map found the decisive
-    pixels) and the training seconds per epoch."""
-    return {name: {"clean accuracy": evaluate(model, test),
-                   f"PGD accuracy, ε={eps:.3g}": pgd[name].at(eps),
-                   "removal-curve area (gradient) ↓": removal[name].area(),
-                   "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
-            for name, model in models.items()}
 
 
 def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], train: ImageSet, test: ImageSet,
@@ -238,7 +179,7 @@ def text_model(profile: Profile, regime: str, train: TextSet, test: TextSet | No
 
 
 def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], regime: str,
-             train: ImageSet | TimeSeriesSet | TextSet, test: ImageSet | TimeSeriesSet | TextSet | None, *,
+             train: Dataset, test: Dataset | None, *,
              epochs: int, batch_size: int, lr: float, seed: int, progress: bool,
              settings: dict[str, object]) -> tuple[nn.Module, History]:
     """Train (or load) a model: the cache key holds the data, the model, the regime and the recipe."""

@@ -10,6 +10,8 @@ training loop (:func:`sgt_course.training.fit`) serves every regime of the cours
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 import torch
@@ -17,11 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sgt_course.attacks import Attack, make_attack
-from sgt_course.checks import check_choice, check_fraction, check_non_negative
+from sgt_course.checks import check_choice, check_fraction, check_non_negative, check_settings
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
-from sgt_course.saliency import (CHANNEL_REDUCTIONS, attribute, feature_scores, gradient, signed_scores,
-                                 token_saliency)
+from sgt_course.saliency import CHANNEL_REDUCTIONS, attribute, feature_scores, gradient, signed_scores, token_saliency
 
 
 class LossFn(Protocol):
@@ -167,3 +168,39 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float
     clean_logits = model(x)
     return (F.cross_entropy(clean_logits, y) + F.cross_entropy(adversarial_logits, y)
             + lam * kl_divergence(masked_logits, clean_logits))
+
+
+def _adversarial(attack: str = "pgd", eps: float = 0.3, **options: object) -> LossFn:
+    return partial(adversarial_loss, attack=make_attack(attack, eps, **options))
+
+
+def _asgt(k: float = 0.5, lam: float = 1.0, order: str = "attack_then_mask", saliency: str = "gradient",
+          fill: str = "uniform", attack: str = "pgd", eps: float = 0.3, **options: object) -> LossFn:
+    return partial(asgt_loss, k=k, lam=lam, order=order, saliency=saliency, fill=fill,
+                   attack=make_attack(attack, eps, **options))
+
+
+def _sgt(**settings: object) -> LossFn:
+    check_settings("regime 'sgt'", settings, sgt_loss, exclude=("model", "x", "y"))
+    return partial(sgt_loss, **settings)
+
+
+#: Training regimes by name: each makes a loss function (model, x, y) -> scalar from its settings. The
+#: adversarial ones take the attack by name with ε and the attack's own options (``steps``, ``alpha``, ...).
+REGIMES: dict[str, Callable[..., LossFn]] = {"standard": lambda: standard_loss, "sgt": _sgt,
+                                             "adversarial": _adversarial, "asgt": _asgt}
+
+
+def regime_loss(regime: str, **settings: object) -> LossFn:
+    """The loss function of ``regime`` with ``settings``, e.g. ``regime_loss("sgt", k=0.5, lam=1.0)`` or
+    ``regime_loss("asgt", k=0.5, attack="pgd", eps=0.2, steps=10)``.
+
+    Raises:
+        ValueError: unknown regime or attack.
+        TypeError: a setting the regime (or its attack) does not have, e.g. a misspelt ``lamda``; raised
+            here, when the settings are given, not at the first minibatch.
+    """
+    check_choice("regime", regime, REGIMES)
+    if regime == "standard" and settings:
+        raise TypeError(f"regime 'standard' has no settings; got {', '.join(map(repr, sorted(settings)))}")
+    return REGIMES[regime](**settings)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sgt_course.attacks import LABELS as ATTACK_LABELS
-from sgt_course.attacks import get_attack
+from sgt_course.attacks import attack_label, get_attack
 from sgt_course.checks import check_choice, check_fraction
+from sgt_course.data import ImageSet
 from sgt_course.imputation import impute
 from sgt_course.masking import top_k_mask
 from sgt_course.saliency import attribute, feature_scores
-from sgt_course.training import as_tensors, predict
+from sgt_course.training import History, as_tensors, evaluate, predict
 
 
 def _check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -246,7 +246,7 @@ def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps
     """
     for attack in attacks:
         get_attack(attack)  # an unknown name fails here, before any model is attacked
-    return {ATTACK_LABELS[attack]: {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
+    return {attack_label(attack): {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
                                                           **_seeded_start(attack, seed))
                                     for name, model in models.items()}
             for attack in attacks}
@@ -406,3 +406,16 @@ def _eraser(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tuple[float,
         kept = keep_tokens(tokens, (tokens != 0) & ~rationale) if remove else keep_tokens(tokens, rationale)
         total += full - _class_probability(model, kept, target)
     return total / len(bins)
+
+
+def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, History], test: ImageSet,
+                   pgd: Mapping[str, RobustnessCurve], removal: Mapping[str, RemovalCurve],
+                   eps: float) -> dict[str, dict[str, float]]:
+    """Notebook 6's table, one row per regime: clean accuracy on ``test``, accuracy under PGD at ``eps``
+    (from ``pgd``), the area under the gradient removal curve (lower: the map found the decisive
+    pixels) and the training seconds per epoch."""
+    return {name: {"clean accuracy": evaluate(model, test),
+                   f"PGD accuracy, ε={eps:.3g}": pgd[name].at(eps),
+                   "removal-curve area (gradient) ↓": removal[name].area(),
+                   "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
+            for name, model in models.items()}

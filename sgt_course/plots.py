@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
@@ -107,6 +109,63 @@ def saliency_grid(x: Tensor, maps: Mapping[str, Tensor], *, signed: bool = False
         ax.set_xticks([])
         ax.set_yticks([])
     return _suptitled(fig, title)
+
+
+@dataclass(frozen=True)
+class AttackedImage:
+    """One row of :func:`attack_grid`: an image (C, H, W) before and after an attack, what the model
+    predicted for each, and the model's saliency map (C, H, W) of the attacked image."""
+
+    clean: Tensor
+    adversarial: Tensor
+    saliency: Tensor
+    clean_prediction: str
+    adversarial_prediction: str
+    fooled: bool
+
+
+def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -> Figure:
+    """One row per model: the clean image, the perturbation x' − x (mean over channels, blue to red
+    within ±ε), the attacked image with the prediction (red when the model was fooled) and the
+    saliency map of the attacked image."""
+    fig, axes = plt.subplots(len(rows), 4, figsize=(8.4, 2.3 * len(rows)), squeeze=False)
+    limit = max(eps, 1e-6)
+    for (name, row), ax_row in zip(rows.items(), axes):
+        perturbation = (row.adversarial - row.clean).detach().float().cpu().mean(0).numpy()
+        saliency, saliency_options = _map_image(row.saliency, signed=False)
+        panels = [(_as_image(row.clean), f"{name}: clean → {row.clean_prediction}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
+                  (perturbation, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}),
+                  (_as_image(row.adversarial), f"{attack} → {row.adversarial_prediction}",
+                   {"cmap": "gray", "vmin": 0, "vmax": 1}),
+                  (saliency, "gradient map of the attacked image", saliency_options)]
+        for ax, (image, caption, options) in zip(ax_row, panels):
+            ax.imshow(image, **options)
+            fooled = caption.startswith(attack) and row.fooled
+            ax.set_title(caption, fontsize=8, color="red" if fooled else "black")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return _suptitled(fig, None)
+
+
+def maps_and_removal(maps: Mapping[str, Tensor], curves: Mapping[str, RemovalCurve], *, title: str | None = None) -> Figure:
+    """Left: one row of saliency maps (N, C, H, W; max |s| over channels) per model; right: the models'
+    removal curves. Notebook 2's k/λ explorer draws this for a standard and an SGT model."""
+    fig = plt.figure(figsize=(10.5, 3.8))
+    left, right = fig.subfigures(1, 2, width_ratios=[1.5, 1])
+    n = next(iter(maps.values())).shape[0]
+    axes = left.subplots(len(maps), n, squeeze=False)
+    for ax_row, (name, saliency_map) in zip(axes, maps.items()):
+        for ax, one in zip(ax_row, saliency_map):
+            image, options = _map_image(one, signed=False)
+            ax.imshow(image, cmap=options["cmap"])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(name)
+    left.suptitle("gradient maps", fontsize=10)
+    plot_removal_curves(curves, ax=right.subplots(), title="gradient-ranked removal")
+    if title:
+        fig.suptitle(title, y=1.02)
+    return fig
 
 
 def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = None,
@@ -316,8 +375,6 @@ def highlight_tokens(words: Sequence[str], scores: Sequence[float] | Tensor, *, 
                      rationale: Sequence[bool] | None = None) -> str:
     """HTML of the words with a background whose strength is each word's score (scaled to the maximum);
     rationale words, when given, are underlined."""
-    import html
-
     values = [float(v) for v in (scores.tolist() if isinstance(scores, Tensor) else scores)]
     if len(values) != len(words):
         raise ValueError(f"scores must have one value per word; got {len(values)} for {len(words)} words")

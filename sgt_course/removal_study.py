@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from sgt_course.checks import check_choice
 from sgt_course.imputation import IMPUTATIONS
 from sgt_course.metrics import FRACTIONS, ORDERS, RemovalCurve, removal_curve, removal_gap, spread
-from sgt_course.saliency import LABELS
+from sgt_course.saliency import label
 
 #: The fills a study compares by default: the authors' training noise and three that neither model trained
 #: on ("background" is left out: on MNIST, whose background is 0, it is the "zero" fill).
@@ -183,5 +183,5 @@ def figure3_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, settin
         return removal_curve(model, x, y, method, fractions, chosen.imputation, generator=generator, **kwargs)
 
     random = {f"{name}, random ranking": curve(model, "random") for name, model in models.items()}
-    return {LABELS[method]: {**{name: curve(model, method) for name, model in models.items()}, **random}
+    return {label(method): {**{name: curve(model, method) for name, model in models.items()}, **random}
             for method in methods}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +25,8 @@ CACHE_ENV = "SGT_COURSE_CACHE"
 DATA_ENV = "SGT_COURSE_DATA"
 
 _DEVICE_KINDS = ("cpu", "cuda", "mps")
+#: The arithmetic a training step can run in: full float32, or bfloat16 autocast (:func:`mixed_precision`).
+PRECISIONS = ("fp32", "bf16")
 
 
 def get_device(name: str | None = None) -> torch.device:
@@ -61,6 +65,22 @@ def get_device(name: str | None = None) -> torch.device:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+@contextmanager
+def mixed_precision(device: torch.device | str, precision: str = "fp32") -> Iterator[None]:
+    """Run the block in ``precision``: ``"fp32"`` changes nothing; ``"bf16"`` is :func:`torch.autocast`
+    with bfloat16, so matrix products and convolutions (forward passes, the saliency pass, an attack's
+    gradients) compute in bfloat16 while weights, inputs and gradients stay float32. bfloat16 keeps
+    float32's range, so no loss scaling is needed. Backpropagate the loss outside the block.
+
+    Off by default everywhere in the course: ``sgt-course gpu-check`` measures whether it is faster and
+    whether it changes accuracy, saliency ranks or attack success.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        yield
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -105,7 +125,7 @@ class Profile:
         sequence_batch_size, sequence_lr: minibatch size and Adam learning rate of the time-series and
             text models.
         cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
-            (:func:`sgt_course.experiments.cifar_profile`), with the sizes above.
+            (:func:`sgt_course.recipes.cifar_profile`), with the sizes above.
         seeds: the training seeds of notebook 2's fair removal study (a standard and an SGT model each).
         robust_seeds: the training seeds of notebook 6's removal study of the four regimes (one in ``ci``,
             where each seed costs about 40 s of adversarial training).

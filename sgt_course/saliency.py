@@ -17,6 +17,7 @@ time series need none (every x(i, t) is its own feature).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -188,22 +189,34 @@ def random_saliency(model: nn.Module, x: Tensor, target: int | Tensor,
     return draw(x, generator)
 
 
-METHODS: dict[str, SaliencyFn] = {
-    "gradient": gradient,
-    "input_x_gradient": input_x_gradient,
-    "integrated_gradients": integrated_gradients,
-    "smoothgrad": smoothgrad,
-    "random": random_saliency,
-}
+@dataclass(frozen=True)
+class Method:
+    """A saliency method of the course: its function and the name figures and tables show."""
 
-LABELS = {"gradient": "Gradient", "input_x_gradient": "Input×Gradient", "integrated_gradients": "Integrated Gradients",
-          "smoothgrad": "SmoothGrad", "random": "Random"}
+    function: SaliencyFn
+    label: str
+
+
+#: The saliency methods by name.
+METHODS: dict[str, Method] = {
+    "gradient": Method(gradient, "Gradient"),
+    "input_x_gradient": Method(input_x_gradient, "Input×Gradient"),
+    "integrated_gradients": Method(integrated_gradients, "Integrated Gradients"),
+    "smoothgrad": Method(smoothgrad, "SmoothGrad"),
+    "random": Method(random_saliency, "Random"),
+}
 
 
 def get_method(name: str) -> SaliencyFn:
     """The saliency function called ``name`` (one of :data:`METHODS`)."""
     check_choice("method", name, METHODS)
-    return METHODS[name]
+    return METHODS[name].function
+
+
+def label(name: str) -> str:
+    """How figures and tables name the method ``name``, e.g. ``label("input_x_gradient") == "Input×Gradient"``."""
+    check_choice("method", name, METHODS)
+    return METHODS[name].label
 
 
 def attribute(method: str, model: nn.Module, x: Tensor, target: int | Tensor, **kwargs: object) -> Tensor:

@@ -25,20 +25,23 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from sgt_course.checks import check_finite
-from sgt_course.data.images import ImageSet
+from sgt_course import __version__
+from sgt_course.checks import check_choice, check_finite
+from sgt_course.data.base import Dataset
 from sgt_course.losses import LossFn, standard_loss
 from sgt_course.models import eval_mode
-from sgt_course.runtime import CACHE_ENV, cache_dir
+from sgt_course.runtime import CACHE_ENV, PRECISIONS, cache_dir, mixed_precision
 
-Data = Union[ImageSet, tuple[Tensor, Tensor]]
+#: What training and evaluation take: any :class:`~sgt_course.data.Dataset`, or an (x, y) pair of tensors.
+Data = Union[Dataset, tuple[Tensor, Tensor]]
 
 
 def as_tensors(data: Data) -> tuple[Tensor, Tensor]:
-    """(x, y) from an :class:`ImageSet` or an (x, y) pair, checking that they match."""
+    """(x, y) from a :class:`~sgt_course.data.Dataset` or an (x, y) pair, checking that they match."""
     x, y = (data.x, data.y) if hasattr(data, "x") and hasattr(data, "y") else data
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"data must be an ImageSet or an (x, y) pair of tensors; got {type(data).__name__}")
+        raise TypeError(f"data must be a Dataset (ImageSet, TimeSeriesSet, TextSet) or an (x, y) pair of tensors; "
+                        f"got {type(data).__name__}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}")
     return x, y
@@ -89,11 +92,14 @@ def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:
     return (predict(model, x, batch_size).argmax(1).cpu() == y.cpu()).float().mean().item()
 
 
-def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> Tensor:
+def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, *,
+         precision: str = "fp32") -> Tensor:
     """One step of training, the body of every loop of the course (:func:`fit`, ``reproduce``, the
     benchmarks): L = ``loss_fn(model, x, y)``; clear the gradients; backpropagate L; update the weights.
+    ``precision="bf16"`` computes L under bfloat16 autocast (:func:`~sgt_course.runtime.mixed_precision`).
     Returns L, detached."""
-    loss = loss_fn(model, x, y)
+    with mixed_precision(x.device, precision):
+        loss = loss_fn(model, x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -102,7 +108,8 @@ def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x:
 
 def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epochs: int = 1,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
-        val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training") -> History:
+        val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training",
+        precision: str = "fp32") -> History:
     """Train ``model`` in place by minimizing ``loss_fn(model, x_batch, y_batch)``; return its :class:`History`.
 
     Each epoch visits the training set in a fresh order drawn from ``seed``. The model is in train
@@ -111,7 +118,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
 
     Args:
         model: the network, already on its device; batches are moved to that device.
-        train: an :class:`ImageSet` or an (x, y) pair.
+        train: a :class:`~sgt_course.data.Dataset` (images, series or texts) or an (x, y) pair.
         loss_fn: a function (model, x, y) -> scalar, e.g. ``standard_loss`` or ``sgt_loss``.
         epochs, batch_size: the usual.
         lr: learning rate of the default Adam optimizer (ignored when ``optimizer`` is given).
@@ -119,6 +126,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
         seed: seed of the shuffling order.
         progress: show a progress bar (a widget in notebooks, text in a terminal).
         desc: the progress bar's label.
+        precision: ``"fp32"``, or ``"bf16"`` for bfloat16 autocast in every step (see :func:`step`).
     """
     x, y = as_tensors(train)
     check_finite("train.x", x)
@@ -127,6 +135,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
             raise ValueError(f"{arg} must be a positive int; got {value!r}")
     if lr <= 0:
         raise ValueError(f"lr must be > 0; got {lr}")
+    check_choice("precision", precision, PRECISIONS)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     device = _model_device(model)
     generator = torch.Generator().manual_seed(seed)
@@ -142,7 +151,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
             start, total, order = time.perf_counter(), 0.0, torch.randperm(n, generator=generator)
             for i in range(0, n, batch_size):
                 index = order[i:i + batch_size].to(x.device)
-                loss = step(model, loss_fn, optimizer, x[index].to(device), y[index].to(device))
+                loss = step(model, loss_fn, optimizer, x[index].to(device), y[index].to(device), precision=precision)
                 total += loss.item() * index.shape[0]
                 bar.update(1)
             history.seconds.append(time.perf_counter() - start)
@@ -175,8 +184,6 @@ def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
     The key is a hash of the name, the configuration (JSON) and the library version, so changing any
     of them trains a new model rather than loading a stale one.
     """
-    from sgt_course import __version__
-
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"name must be letters, digits, '-' or '_'; got {name!r}")
     try:

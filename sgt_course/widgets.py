@@ -17,13 +17,19 @@ from IPython.display import HTML, display
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from sgt_course.attacks import ATTACKS, get_attack
-from sgt_course.attacks import LABELS as ATTACK_LABELS
+from sgt_course.attacks import ATTACKS, attack_label, get_attack
 from sgt_course.data.text import tokenize
 from sgt_course.metrics import removal_curve
 from sgt_course.models import eval_mode
-from sgt_course.plots import highlight_tokens, plot_removal_curves, saliency_grid, series_heatmaps
-from sgt_course.saliency import LABELS, METHODS, attribute, token_saliency
+from sgt_course.plots import (
+    AttackedImage,
+    attack_grid,
+    highlight_tokens,
+    maps_and_removal,
+    saliency_grid,
+    series_heatmaps,
+)
+from sgt_course.saliency import METHODS, attribute, label, token_saliency
 from sgt_course.training import as_tensors, predict
 
 
@@ -40,7 +46,7 @@ def render_saliency(model: nn.Module, x: Tensor, target: int, method: str, signe
                     caption: str = "") -> Figure:
     """One image (C, H, W) and its saliency map for class ``target`` under ``method``."""
     saliency_map = attribute(method, model, x[None], target)
-    return saliency_grid(x[None], {LABELS[method]: saliency_map}, signed=signed, captions=[caption], size=2.6)
+    return saliency_grid(x[None], {label(method): saliency_map}, signed=signed, captions=[caption], size=2.6)
 
 
 def saliency_explorer(model: nn.Module, x: Tensor, y: Tensor, methods: Sequence[str] = tuple(METHODS),
@@ -48,15 +54,15 @@ def saliency_explorer(model: nn.Module, x: Tensor, y: Tensor, methods: Sequence[
     """Pick a sample, a method and signed/absolute; the map redraws in place."""
     as_tensors((x, y))  # the same batch size, or a ValueError saying so
     sample = widgets.IntSlider(0, 0, x.shape[0] - 1, description="sample")
-    method = widgets.Dropdown(options=[(LABELS[m], m) for m in methods], description="method")
+    method = widgets.Dropdown(options=[(label(m), m) for m in methods], description="method")
     signed = widgets.ToggleButtons(options=[("absolute", False), ("signed", True)], description="values")
     output = widgets.Output()
 
     def update(_: object = None) -> None:
         i = sample.value
-        label = class_names[int(y[i])] if class_names else str(int(y[i]))
+        class_name = class_names[int(y[i])] if class_names else str(int(y[i]))
         redraw_in(output, lambda: render_saliency(model, x[i], int(y[i]), method.value, signed.value,
-                                                  caption=f"class {label}"))
+                                                  caption=f"class {class_name}"))
 
     for control in (sample, method, signed):
         control.observe(update, names="value")
@@ -71,24 +77,10 @@ def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Ten
 
     show = x[:4]
     maps = {"standard": attribute("gradient", standard, show, y[:4]), label: attribute("gradient", sgt, show, y[:4])}
-    figure = plt.figure(figsize=(10.5, 3.8))
-    left, right = figure.subfigures(1, 2, width_ratios=[1.5, 1])
-    axes = left.subplots(2, show.shape[0], squeeze=False)
-    for row, (name, saliency_map) in enumerate(maps.items()):
-        for col in range(show.shape[0]):
-            image = saliency_map[col].abs().amax(0).detach().cpu()
-            axes[row, col].imshow(image.numpy(), cmap="inferno")
-            axes[row, col].set_xticks([])
-            axes[row, col].set_yticks([])
-        axes[row, 0].set_ylabel(name)
-    left.suptitle("gradient maps", fontsize=10)
     curves = {name: removal_curve(model, x, y, "gradient", fractions=tuple(fractions),
                                   generator=torch.Generator().manual_seed(0))
               for name, model in (("standard", standard), (label, sgt))}
-    plot_removal_curves(curves, ax=right.subplots(), title="gradient-ranked removal")
-    if title:
-        figure.suptitle(title, y=1.02)
-    return figure
+    return maps_and_removal(maps, curves, title=title)
 
 
 def _k_lambda_sliders(k: float, lam: float) -> tuple[widgets.FloatSlider, widgets.FloatSlider]:
@@ -133,29 +125,15 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
     def name_of(c: int) -> str:
         return class_names[c] if class_names else str(c)
 
-    figure, axes = plt.subplots(len(models), 4, figsize=(8.4, 2.3 * len(models)), squeeze=False)
-    label = torch.tensor([y], device=x.device)
-    for row, (name, model) in enumerate(models.items()):
+    target = torch.tensor([y], device=x.device)
+    rows = {}
+    for name, model in models.items():
         seeded = {"generator": torch.Generator().manual_seed(0)} if attack == "pgd" else {}
-        adversarial = get_attack(attack)(model, x[None], label, eps=eps, **seeded)
+        adversarial = get_attack(attack)(model, x[None], target, eps=eps, **seeded)
         clean_pred, adv_pred = predict(model, torch.cat([x[None], adversarial])).argmax(1).tolist()
-        delta = (adversarial - x[None])[0]
-        panels = [
-            (x, f"{name}: clean → {name_of(clean_pred)}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
-            (delta, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -max(eps, 1e-6), "vmax": max(eps, 1e-6)}),
-            (adversarial[0], f"{ATTACK_LABELS[attack]} → {name_of(adv_pred)}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
-            (attribute("gradient", model, adversarial, label)[0], "gradient map of the attacked image", {"cmap": "inferno"}),
-        ]
-        for ax, (image, title, options) in zip(axes[row], panels):
-            shown = image.detach().cpu()
-            ax.imshow((shown.permute(1, 2, 0).clamp(0, 1) if shown.shape[0] == 3 and options.get("cmap") == "gray"
-                       else shown.mean(0)).numpy(), **options)
-            color = "red" if title.startswith(ATTACK_LABELS[attack]) and adv_pred != y else "black"
-            ax.set_title(title, fontsize=8, color=color)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    figure.tight_layout()
-    return figure
+        rows[name] = AttackedImage(x, adversarial[0], attribute("gradient", model, adversarial, target)[0],
+                                   name_of(clean_pred), name_of(adv_pred), fooled=adv_pred != y)
+    return attack_grid(rows, attack=attack_label(attack), eps=eps)
 
 
 def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_max: float = 0.3,
@@ -164,7 +142,7 @@ def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_m
 
     eps = widgets.FloatSlider(eps_max / 2, min=0.0, max=eps_max, step=eps_max / 30, description="ε",
                               readout_format=".3f", continuous_update=False)
-    attack = widgets.Dropdown(options=[(ATTACK_LABELS[a], a) for a in ATTACKS], value="pgd", description="attack")
+    attack = widgets.Dropdown(options=[(attack_label(a), a) for a in ATTACKS], value="pgd", description="attack")
     sample = widgets.IntSlider(0, 0, x.shape[0] - 1, description="sample", continuous_update=False)
     output = widgets.Output()
 
@@ -183,9 +161,9 @@ def render_series_saliency(models: dict[str, nn.Module], x: Tensor, y: int, mask
     """One time series (steps, features): the input, its ground truth and each model's saliency map."""
 
     panels = {"input": x, "ground truth": mask.float()}
-    label = torch.tensor([y], device=x.device)
+    target = torch.tensor([y], device=x.device)
     for name, model in models.items():
-        panels[f"{name}: {LABELS[method]}"] = attribute(method, model, x[None], label)[0].abs()
+        panels[f"{name}: {label(method)}"] = attribute(method, model, x[None], target)[0].abs()
     return series_heatmaps(panels, title=title, ncols=len(panels))
 
 
@@ -239,7 +217,7 @@ def render_token_saliency(models: dict[str, nn.Module], tokens: Tensor, vocab: o
 def text_explorer(models: dict[str, nn.Module], vocab: object, text: str = "") -> widgets.VBox:
     """Type a sentence: its token saliency under each model redraws as you type (HTML, no figure)."""
     box = widgets.Text(value=text, description="text", layout=widgets.Layout(width="90%"), continuous_update=True)
-    method = widgets.Dropdown(options=[(LABELS[m], m) for m in ("gradient", "input_x_gradient",
+    method = widgets.Dropdown(options=[(label(m), m) for m in ("gradient", "input_x_gradient",
                                                                 "integrated_gradients")], description="method")
     output = widgets.Output()
 

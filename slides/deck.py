@@ -24,10 +24,11 @@ import torch
 from IPython.display import Markdown, display
 
 from sgt_course import runtime, saliency
-from sgt_course.experiments import TRAINING_EPS, image_data, image_model, robust_models
+from sgt_course.experiments import image_data, image_model, robust_models
 from sgt_course.masking import mask_bottom_k
 from sgt_course.metrics import removal_curve, robustness_curves, spread
 from sgt_course.plots import gap_bars, removal_panels, robustness_panels, saliency_grid, show_images, summary_bars
+from sgt_course.recipes import TRAINING_EPS
 from sgt_course.removal_study import figure3_curves, removal_study
 from sgt_course.training import evaluate
 
@@ -79,7 +80,7 @@ display(Markdown(f"Every figure: `sgt-course`, run profile **{profile.name}** "
 
 # %%
 xs, ys = test.x[:3], test.y[:3]
-saliency_grid(xs, {saliency.LABELS[m]: saliency.attribute(m, standard, xs, ys, **(seeded() if m == "smoothgrad" else {}))
+saliency_grid(xs, {saliency.label(m): saliency.attribute(m, standard, xs, ys, **(seeded() if m == "smoothgrad" else {}))
                    for m in ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad")},
               size=1.25, title="a standard model's maps");
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sgt_course import cli
+from sgt_course.tools import cli
 
 
 @pytest.fixture

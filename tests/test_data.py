@@ -173,3 +173,15 @@ def test_load_images_by_name():
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_every_kind_of_data_set_is_a_dataset():
+    from sgt_course.data import Dataset
+    from sgt_course.data.text import make_planted_reviews
+    from sgt_course.data.timeseries import make_benchmark
+
+    sets = [load_images("mnist5k", "test", n=8), make_planted_reviews(8, seed=0), make_benchmark(n=8, seed=0)]
+    for data in sets:
+        assert isinstance(data, Dataset), type(data).__name__
+        assert len(data.head(4)) == 4 and data.to("cpu").x.shape[0] == len(data)
+    assert not isinstance((torch.zeros(2), torch.zeros(2)), Dataset)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sgt_course import experiments
-from sgt_course.experiments import (cifar_profile, image_data, image_model, regime_summary, robust_models,
-                                    robust_recipe)
-from sgt_course.metrics import removal_curve, robustness_curves
+from sgt_course.experiments import image_data, image_model, robust_models
+from sgt_course.metrics import regime_summary, removal_curve, robustness_curves
+from sgt_course.recipes import cifar_profile, robust_profile
 from sgt_course.runtime import PROFILES
 
 
@@ -25,10 +25,10 @@ def test_cifar_profile_swaps_the_data_and_the_model_and_keeps_the_sizes():
 
 
 def test_in_the_gpu_profile_notebook_6_reuses_notebook_5s_cifar_models():
-    """Notebook 5 trains with the profile's recipe, notebook 6 with :func:`robust_recipe`: in the gpu profile
+    """Notebook 5 trains with the profile's recipe, notebook 6 with :func:`robust_profile`: in the gpu profile
     they are the same recipe on the same images, so the standard and SGT models are trained once."""
     cifar = cifar_profile(PROFILES["gpu"])
-    recipe = robust_recipe(cifar)
+    recipe = robust_profile(cifar)
     assert (recipe.epochs, recipe.lr, recipe.batch_size) == (cifar.epochs, cifar.lr, cifar.batch_size)
     assert cifar.n_robust is None and cifar.n_train is None
 
@@ -94,8 +94,8 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
                                 batch_size=8, n_explain=4, cifar10=True)
     namespace = {"profile": toy, "device": torch.device("cpu"), "torch": torch,  # what earlier cells define
                  **{name: getattr(module, name) for module, names in [
-                     (experiments, ["image_data", "image_model", "robust_models", "regime_summary"]),
-                     (metrics, ["removal_curve", "robustness_curves", "robustness_table"]),
+                     (experiments, ["image_data", "image_model", "robust_models"]),
+                     (metrics, ["removal_curve", "robustness_curves", "robustness_table", "regime_summary"]),
                      (plots, ["robustness_panels", "plot_removal_curves", "summary_bars"])] for name in names}}
     exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
     plt.close("all")

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from sgt_course.losses import sgt_loss, standard_loss
+from sgt_course.attacks import make_attack
+from sgt_course.losses import REGIMES, regime_loss, sgt_loss, standard_loss
 from sgt_course.models import SmallCNN
 
 
@@ -221,3 +222,29 @@ def test_the_authors_channel_mean_lets_opposite_channels_cancel():
     assert (masked["mean_signed"][0, :, 0] == 0).tolist() == [[True, False], [True, False]]
     with pytest.raises(ValueError, match="channels must be one of max, mean, mean_signed; got 'median'"):
         sgt_loss(model, x, y, channels="median")
+
+
+@pytest.mark.parametrize("regime, settings, message", [
+    ("sgt", {"lamda": 1.0}, "regime 'sgt' has no setting 'lamda'; its settings are k, lam, "),
+    ("asgt", {"k": 0.5, "stpes": 10}, "attack 'pgd' has no setting 'stpes'; its settings are alpha, steps, "),
+    ("adversarial", {"attack": "fgsm", "eps": 0.1, "steps": 3}, "attack 'fgsm' has no setting 'steps'"),
+    ("standard", {"k": 0.5}, "regime 'standard' has no settings; got 'k'"),
+])
+def test_a_misspelt_setting_fails_when_it_is_given(regime, settings, message):
+    with pytest.raises(TypeError, match=message):
+        regime_loss(regime, **settings)
+
+
+def test_every_regime_makes_a_loss_from_its_settings():
+    torch.manual_seed(0)
+    model, x, y = SmallCNN(width=4), torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    settings = {"standard": {}, "sgt": {"k": 0.3, "lam": 0.5}, "adversarial": {"attack": "pgd", "eps": 0.1, "steps": 2},
+                "asgt": {"k": 0.3, "lam": 0.5, "order": "mask_then_attack", "attack": "fgsm", "eps": 0.1}}
+    assert set(settings) == set(REGIMES)
+    for regime, given in settings.items():
+        loss = regime_loss(regime, **given)(model, x, y)
+        assert loss.ndim == 0 and torch.isfinite(loss), regime
+    with pytest.raises(ValueError, match="regime must be one of standard, sgt, adversarial, asgt; got 'sga'"):
+        regime_loss("sga")
+    with pytest.raises(TypeError, match="attack 'mifgsm' has no setting 'random_start'"):
+        make_attack("mifgsm", 0.1, random_start=False)

@@ -151,7 +151,7 @@ def test_removal_curve_and_gap_refuse_bad_arguments(mnist_model):
 
 @pytest.mark.parametrize("imputation", ["linear", "uniform"])
 def test_remove_features_gives_the_inputs_of_one_point_of_the_removal_curve(mnist_model, imputation):
-    from sgt_course.metrics import remove_features, removal_curve
+    from sgt_course.metrics import removal_curve, remove_features
 
     model, x, y = mnist_model
     curve = removal_curve(model, x, y, "gradient", (0.3,), imputation, generator=torch.Generator().manual_seed(0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sgt_course.notebook_tools import run_cells
+from sgt_course.tools.notebook_tools import run_cells
 
 
 def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tmp_path, capfd):

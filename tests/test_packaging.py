@@ -9,7 +9,7 @@ import pytest
 
 tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11")
 
-from sgt_course import cli, notebook_tools
+from sgt_course.tools import cli, notebook_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
@@ -113,3 +113,37 @@ def test_readme_maps_every_notebook_with_a_colab_badge():
     for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
         assert f"(notebooks/{path.name})" in readme, f"{path.name} is missing from the README's course map"
         assert f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/notebooks/{path.name}" in readme
+
+
+#: The teaching library's layers, bottom up (the package docstring draws them): a module imports from its
+#: own layer or below, never from above, and never from the course tooling in sgt_course.tools.
+LAYERS = [("checks", "runtime"), ("data", "models", "recipes"), ("saliency", "masking", "imputation", "attacks"),
+          ("losses",), ("training", "timing"), ("metrics", "removal_study", "sanity"), ("plots", "experiments"),
+          ("widgets", "exercises")]
+
+
+def test_no_import_runs_back_up_the_layers_or_into_the_tooling():
+    import ast
+
+    layer_of = {module: i for i, layer in enumerate(LAYERS) for module in layer}
+    package = ROOT / "sgt_course"
+    teaching = sorted(p for p in package.rglob("*.py") if "tools" not in p.parts and p.name != "__init__.py"
+                      or p.parent.name == "data")
+    assert {p.stem if p.parent == package else "data" for p in teaching} == set(layer_of), "every module has a layer"
+    problems = []
+    for path in teaching:
+        own = path.stem if path.parent == package else "data"
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                     [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name == "sgt_course" and isinstance(node, ast.ImportFrom):
+                    imported = [alias.name for alias in node.names if alias.name in layer_of or alias.name == "tools"]
+                elif name.startswith("sgt_course."):
+                    imported = [name.split(".")[1]]
+                else:
+                    continue
+                for module in imported:
+                    if module == "tools" or layer_of[module] > layer_of[own]:
+                        problems.append(f"{path.relative_to(ROOT)} imports sgt_course.{module}")
+    assert not problems, problems

@@ -13,14 +13,14 @@ import time
 import pytest
 import torch
 
-from sgt_course import reproduce
+from sgt_course.tools import reproduce
 
 TOY = ["--datasets", "mnist5k", "--n-train", "128", "--n-test", "64", "--epochs", "1", "--device", "cpu"]
 
 
 def _torchrun(output, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "sgt_course.reproduce", *TOY, "--output", str(output), *args]
+               "-m", "sgt_course.tools.reproduce", *TOY, "--output", str(output), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
 
@@ -75,7 +75,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
 
     def command(output):
-        return [sys.executable, "-m", "sgt_course.reproduce", *arguments, "--output", str(output)]
+        return [sys.executable, "-m", "sgt_course.tools.reproduce", *arguments, "--output", str(output)]
 
     subprocess.run(command(tmp_path / "whole"), env=env, check=True, capture_output=True, timeout=600)
     checkpoint = tmp_path / "killed" / "checkpoints" / "mnist5k-small_cnn-sgt.pt"

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sgt_course import slides
+from sgt_course.tools import slides
 
 
 def _deck(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -36,6 +36,25 @@ def test_fit_is_repeatable(digits):
     assert results[0] == results[1]
 
 
+def test_bf16_steps_compute_the_loss_in_bfloat16_and_keep_float32_weights(digits):
+    train, _ = digits
+    dtypes = []
+
+    def recording_loss(model, x, y):
+        logits = model(x)
+        dtypes.append(logits.dtype)
+        return torch.nn.functional.cross_entropy(logits, y)
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=4)
+    before = [p.detach().clone() for p in model.parameters()]
+    fit(model, train.head(64), recording_loss, batch_size=32, precision="bf16", progress=False)
+    fit(model, train.head(32), recording_loss, batch_size=32, progress=False)
+    assert dtypes == [torch.bfloat16, torch.bfloat16, torch.float32]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), "the bf16 steps trained"
+
+
 def test_fit_takes_any_loss_function(digits):
     calls = []
 
@@ -58,6 +77,7 @@ def test_predict_and_evaluate_restore_mode(digits):
     (dict(epochs=0), ValueError, "epochs must be a positive int"),
     (dict(batch_size=-1), ValueError, "batch_size must be a positive int"),
     (dict(lr=0.0), ValueError, "lr must be > 0"),
+    (dict(precision="fp16"), ValueError, "precision must be one of fp32, bf16; got 'fp16'"),
 ])
 def test_fit_rejects_bad_arguments(digits, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -67,7 +87,7 @@ def test_fit_rejects_bad_arguments(digits, kwargs, error, message):
 def test_mismatched_data_is_rejected():
     with pytest.raises(ValueError, match="same batch size; got 4 and 3"):
         evaluate(build_model("small_cnn", width=4), (torch.rand(4, 1, 28, 28), torch.zeros(3, dtype=torch.long)))
-    with pytest.raises(TypeError, match="ImageSet or an \\(x, y\\) pair"):
+    with pytest.raises(TypeError, match="a Dataset \\(ImageSet, TimeSeriesSet, TextSet\\) or an \\(x, y\\) pair"):
         evaluate(build_model("small_cnn", width=4), ([1, 2], [1, 2]))
 
 

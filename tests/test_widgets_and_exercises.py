@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
@@ -240,3 +241,20 @@ def test_precision_recall_checker_accepts_a_solution_and_explains_mistakes(capsy
     assert "differ(s) from the reference" in capsys.readouterr().out
     assert not check_precision_recall(lambda m, g, s: 0.5)
     assert "Return a pair" in capsys.readouterr().out
+
+
+def test_attack_grid_shows_colour_images_in_colour_and_a_fooled_prediction_in_red():
+    from matplotlib.colors import to_rgba
+
+    from sgt_course.plots import AttackedImage, attack_grid
+
+    clean = torch.rand(3, 8, 8)
+    rows = {"fooled": AttackedImage(clean, (clean + 0.1).clamp(0, 1), torch.randn(3, 8, 8), "cat", "dog", fooled=True),
+            "robust": AttackedImage(clean, clean, torch.randn(3, 8, 8), "cat", "cat", fooled=False)}
+    figure = attack_grid(rows, attack="PGD", eps=0.1)
+    axes = figure.axes
+    assert len(axes) == 8 and axes[0].get_images()[0].get_array().shape == (8, 8, 3)
+    assert axes[2].get_title() == "PGD → dog" and to_rgba(axes[2].title.get_color()) == to_rgba("red")
+    assert to_rgba(axes[6].title.get_color()) == to_rgba("black")
+    assert axes[3].get_images()[0].get_array().min() >= 0, "the saliency panel shows max |s| over channels"
+    plt.close(figure)

@@ -1,7 +1,8 @@
 """The course's datasets. Images are re-exported here (MNIST, MNIST-5k, CIFAR-10, the 8×8 digits, planted
 patches); the time-series benchmark lives in :mod:`sgt_course.data.timeseries` and the texts (ERASER
-Movies, planted reviews) in :mod:`sgt_course.data.text`."""
+Movies, planted reviews) in :mod:`sgt_course.data.text`. All three kinds are a :class:`Dataset`."""
 
+from sgt_course.data.base import Dataset
 from sgt_course.data.images import (
     IMAGE_DATASETS,
     ImageSet,
@@ -14,6 +15,7 @@ from sgt_course.data.images import (
 )
 
 __all__ = [
+    "Dataset",
     "IMAGE_DATASETS",
     "ImageSet",
     "load_cifar10",

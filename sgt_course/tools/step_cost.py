@@ -1,6 +1,6 @@
 """What one SGT and one ASGT step cost, against the steps they extend.
 
-    python benchmarks/step_cost.py [--batch 128] [--repeats 20] [--device cpu]
+    sgt-course step-cost [--batch 128] [--repeats 20] [--device cpu]
 
 - SGT: standard step, SGT step (faithful and reused-forward), the saliency pass and the masking M_k alone;
 - ASGT: a PGD adversarial-training step and an ASGT step with the same 10-step PGD (ε = 0.3).
@@ -28,17 +28,13 @@ from sgt_course.saliency import gradient, per_pixel
 from sgt_course.timing import compare, training_step
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
-    args = parser.parse_args(argv)
-    device = get_device(args.device)
+def measure(batch: int = 128, repeats: int = 20, device: str | torch.device | None = None) -> dict[str, float]:
+    """Time the steps (medians over ``repeats``), print them with the ratios and targets, return the ratios."""
+    device = get_device(device)
     torch.manual_seed(0)
     model = MnistCNN().to(device)
-    x = torch.rand(args.batch, 1, 28, 28, device=device)
-    y = torch.randint(0, 10, (args.batch,), device=device)
+    x = torch.rand(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
     scores = per_pixel(gradient(model.eval(), x, y))
     attack = make_attack("pgd", 0.3, steps=10)
     timed = compare({
@@ -47,12 +43,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "SGT step (reused forward)": training_step(copy.deepcopy(model), partial(sgt_loss, reuse_forward=True), x, y),
         "saliency S(X) alone (eval)": lambda: gradient(model.eval(), x, y),
         "masking M_k alone": lambda: mask_bottom_k(x, scores, 0.5),
-    }, repeats=args.repeats, warmup=3, device=device)
+    }, repeats=repeats, warmup=3, device=device)
     timed.update(compare({
         "PGD-AT step (10-step PGD)": training_step(copy.deepcopy(model), partial(adversarial_loss, attack=attack), x, y),
         "ASGT step (same PGD)": training_step(copy.deepcopy(model), partial(asgt_loss, attack=attack), x, y),
-    }, repeats=max(3, args.repeats // 4), warmup=1, device=device))
-    print(f"MNIST CNN, batch {args.batch}, device {device} ({platform.processor() or platform.machine()}, "
+    }, repeats=max(3, repeats // 4), warmup=1, device=device))
+    print(f"MNIST CNN, batch {batch}, device {device} ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, medians")
     for name, seconds in timed.items():
         print(f"  {name:<28} {1000 * seconds:8.2f} ms")
@@ -73,5 +69,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return ratios
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    args = parser.parse_args(argv)
+    measure(args.batch, args.repeats, args.device)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,10 +1,10 @@
 """Every benchmark of the course in one command; prints each figure beside its target.
 
-    python benchmarks/run.py --profile cpu                 # step costs, widget latency, memory
-    python benchmarks/run.py --profile ci --toy            # the same at toy size, in seconds (CI runs this)
-    python benchmarks/run.py --profile cpu --notebooks     # ... and every notebook's wall time
+    sgt-course bench --profile cpu                 # step costs, widget latency, memory
+    sgt-course bench --profile ci --toy            # the same at toy size, in seconds (CI runs this)
+    sgt-course bench --profile cpu --notebooks     # ... and every notebook's wall time
 
-- step costs: ``step_cost.py`` (SGT ÷ standard, ASGT ÷ PGD-AT, masking ÷ SGT step; MNIST CNN, batch 128);
+- step costs: :mod:`~sgt_course.tools.step_cost` (SGT ÷ standard, ASGT ÷ PGD-AT, masking ÷ SGT step; MNIST CNN, batch 128);
 - widget latency: the ε slider of notebook 5 (attack + maps + figure for two models) and the k/λ
   retrain of notebook 2 (a quick SGT model trained from scratch at a new setting);
 - memory: peak RSS of this process, and the peak GPU memory of one SGT epoch when there is a GPU;
@@ -30,16 +30,14 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import step_cost  # noqa: E402  (the benchmark beside this file)
-
-from sgt_course import runtime  # noqa: E402
-from sgt_course.data import ImageSet  # noqa: E402
-from sgt_course.experiments import image_data, image_model  # noqa: E402
-from sgt_course.losses import sgt_loss  # noqa: E402
-from sgt_course.models import build_model  # noqa: E402
-from sgt_course.training import evaluate, fit  # noqa: E402
-from sgt_course.widgets import render_attack  # noqa: E402
+from sgt_course import runtime
+from sgt_course.data import ImageSet
+from sgt_course.experiments import image_data, image_model
+from sgt_course.losses import sgt_loss
+from sgt_course.models import build_model
+from sgt_course.tools import step_cost
+from sgt_course.training import evaluate, fit
+from sgt_course.widgets import render_attack
 
 TARGETS = {"ε slider redraw (s)": 0.5, "k/λ retrain (s)": 20.0}
 
@@ -111,13 +109,13 @@ def sgt_time_to_accuracy(profile: runtime.Profile, train: ImageSet, test: ImageS
 
 def notebook_times(profile: str) -> str:
     """`sgt-course run` in the profile: its table of wall times."""
-    run = subprocess.run([sys.executable, "-m", "sgt_course.cli", "run", "--profile", profile,
+    run = subprocess.run([sys.executable, "-m", "sgt_course.tools.cli", "run", "--profile", profile,
                           "--output", tempfile.mkdtemp(prefix="bench-notebooks-")],
                          capture_output=True, text=True, check=False)
     return run.stdout
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=tuple(runtime.PROFILES), default="cpu")
     parser.add_argument("--toy", action="store_true",
@@ -132,8 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("\n# step costs")
     results: dict = {"machine": {"cores": os.cpu_count(), "device": str(device), "torch": torch.__version__,
                                  "profile": args.profile, "date": time.strftime("%Y-%m-%d")}}
-    results["step cost ratios"] = step_cost.main(["--batch", "16" if args.toy else "128",
-                                                 "--repeats", "3" if args.toy else "20"])
+    results["step cost ratios"] = step_cost.measure(batch=16 if args.toy else 128, repeats=3 if args.toy else 20)
     print("\n# widget latency")
     train, test = image_data(profile, device)  # on the device: what the widgets, memory and accuracy runs use
     if args.toy:
@@ -159,8 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(results["notebooks"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    return results
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

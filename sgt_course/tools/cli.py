@@ -7,12 +7,18 @@
     sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
     sgt-course slides --profile cpu   # build the seminar deck into slides/build/index.html
     sgt-course reproduce              # the paper-size experiments (MNIST, CIFAR-10); see --help
-    sgt-course bench --profile ci     # step costs, widget latency, memory (benchmarks/)
+    sgt-course bench --profile ci     # step costs, widget latency, memory, notebook times
+    sgt-course step-cost              # SGT and ASGT steps against the steps they extend
+    sgt-course claims --profile cpu   # every claim the image notebooks assert, over seeds
+
+The last four have their own options (``sgt-course bench --help``); each is a module of
+:mod:`sgt_course.tools` with a ``main(argv)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import subprocess
@@ -21,8 +27,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from sgt_course import notebook_tools
 from sgt_course.runtime import PROFILES
+from sgt_course.tools import notebook_tools
+
+# Commands with their own parser: name -> (module of sgt_course.tools, help). Imported when called, so
+# that `sgt-course lab` does not load the training code.
+OWN_PARSERS = {
+    "reproduce": ("reproduce", "train and evaluate the paper-size experiments"),
+    "bench": ("bench", "step costs, widget latency, memory and notebook wall times, each beside its target"),
+    "step-cost": ("step_cost", "what one SGT and one ASGT step cost against the steps they extend"),
+    "claims": ("claims", "every quantity the image notebooks assert, over several seeds"),
+}
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -115,7 +130,7 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 def _slides(args: argparse.Namespace) -> int:
-    from sgt_course import slides
+    from sgt_course.tools import slides  # nbconvert and its exporters, loaded for this command only
 
     root = notebook_tools.repo_root()
     source = Path(args.source) if args.source else root / "slides" / "deck.py"
@@ -171,21 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     deck.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
     deck.set_defaults(handler=_slides)
 
-    sub.add_parser("reproduce", help="train and evaluate the paper-size experiments (options: reproduce --help)",
-                   add_help=False)
-    sub.add_parser("bench", help="step costs, widget latency and memory: benchmarks/run.py (options: bench --help)",
-                   add_help=False)
+    for name, (_, summary) in OWN_PARSERS.items():
+        sub.add_parser(name, help=f"{summary} (options: {name} --help)", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["reproduce"]:  # its own parser, shared with `torchrun -m sgt_course.reproduce`
-        from sgt_course import reproduce
-
-        return reproduce.main(argv[1:])
-    if argv[:1] == ["bench"]:  # benchmarks/run.py, with its own options
-        return subprocess.call([sys.executable, str(notebook_tools.repo_root() / "benchmarks" / "run.py"), *argv[1:]])
+    if argv[:1] and argv[0] in OWN_PARSERS:
+        module = importlib.import_module(f"sgt_course.tools.{OWN_PARSERS[argv[0]][0]}")
+        return module.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

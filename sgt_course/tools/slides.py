@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgt_course.notebook_tools import INLINE_BACKEND, run_cells
+from sgt_course.tools.notebook_tools import INLINE_BACKEND, run_cells
 
 #: Where the copied scripts go, relative to the deck's folder.
 ASSETS = "assets"

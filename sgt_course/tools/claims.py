@@ -1,7 +1,7 @@
 """The image notebooks' asserted claims, measured over several seeds: what their margins rest on.
 
-    python benchmarks/claims.py --profile ci --seeds 0 1 2          # prints one row per quantity
-    python benchmarks/claims.py --profile cpu --seeds 0 1 2 --json claims-cpu.json
+    sgt-course claims --profile ci --seeds 0 1 2          # prints one row per quantity
+    sgt-course claims --profile cpu --seeds 0 1 2 --json claims-cpu.json
 
 Each quantity is computed as the notebook that asserts it computes it (same cached models, same
 generators, same ε grids), with ``seed`` in place of the notebooks' 0: it seeds the initial weights,
@@ -23,9 +23,9 @@ import torch
 
 from sgt_course import runtime, saliency
 from sgt_course.attacks import fgsm
-from sgt_course.experiments import (ROBUST_REGIMES, TRAINING_EPS, image_data, image_model, robust_model,
-                                    robust_models, robust_recipe, robust_regimes)
+from sgt_course.experiments import image_data, image_model, robust_model, robust_models
 from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
+from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
 from sgt_course.removal_study import REMOVAL_SETTINGS, figure3_curves, removal_study
 from sgt_course.sanity import cascading_randomization
 from sgt_course.training import evaluate, predict
@@ -50,11 +50,11 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
 
     finals = {m: cascading_randomization(standard, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
               for m in SANITY_METHODS}
-    out.update({f"1 · ρ after randomizing every layer, {saliency.LABELS[m]}": v for m, v in finals.items()})
+    out.update({f"1 · ρ after randomizing every layer, {saliency.label(m)}": v for m, v in finals.items()})
     asgt, _ = robust_model(profile, "ASGT", train, test, seed=seed, progress=False)
     for name, model in (("SGT", sgt), ("ASGT", asgt)):
         for m in SANITY_GUIDED_METHODS:
-            out[f"1 · ρ after randomizing every layer, {saliency.LABELS[m]}, {name}"] = cascading_randomization(
+            out[f"1 · ρ after randomizing every layer, {saliency.label(m)}, {name}"] = cascading_randomization(
                 model, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
 
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
@@ -83,9 +83,9 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
 
     eps = TRAINING_EPS[train.source]
     robust, _ = robust_models(profile, train, test, seed=seed, progress=False)
-    recipe, data = robust_recipe(profile), train.head(profile.n_robust)
+    robust, data = robust_profile(profile), train.head(profile.n_robust)
     settings = robust_regimes(eps, k=k, lam=lam, steps=profile.robust_steps)["ASGT"][1]
-    robust["SGA"], _ = image_model(recipe, "asgt", data, test, seed=seed, progress=False,
+    robust["SGA"], _ = image_model(robust, "asgt", data, test, seed=seed, progress=False,
                                    order="mask_then_attack", **settings)
     notebook6_eps = tuple(round(eps * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
     for name, model in robust.items():
