@@ -156,6 +156,20 @@ def build_model(name: str, *, in_channels: int = 1, n_classes: int = 10, width: 
     return CifarResNet(n_classes, width, in_channels=in_channels)  # "cifar_resnet"
 
 
+def accelerate(model: nn.Module, *, channels_last: bool = False, compile: bool = False) -> nn.Module:
+    """``model`` made faster for a GPU, same function: ``channels_last`` stores its 4-d weights as NHWC
+    (convolutions then run in the layout tensor cores prefer; an NCHW input is converted by the first
+    convolution); ``compile`` wraps it in :func:`torch.compile` (the first calls are slow while it
+    compiles; the wrapper shares the weights, but its ``state_dict`` keys gain ``_orig_mod.``).
+
+    Both are off by default in the course: ``sgt-course gpu-check`` measures whether each is faster and
+    whether it changes what a student sees.
+    """
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if compile else model
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

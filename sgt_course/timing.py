@@ -22,14 +22,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def training_step(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, lr: float = 1e-3) -> Callable[[], None]:
-    """A function doing one training step (:func:`sgt_course.training.step`, Adam) of ``model`` on (x, y).
+def training_step(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, lr: float = 1e-3, *,
+                  precision: str = "fp32") -> Callable[[], None]:
+    """A function doing one training step (:func:`sgt_course.training.step`, Adam, in ``precision``) of
+    ``model`` on (x, y).
 
     The model is trained by each call (its weights change): pass a copy if that matters.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    return partial(step, model, loss_fn, optimizer, x, y)
+    return partial(step, model, loss_fn, optimizer, x, y, precision=precision)
 
 
 def compare(functions: Mapping[str, Callable[[], object]], *, repeats: int = 10, warmup: int = 2,

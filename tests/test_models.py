@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sgt_course.models import IMAGE_MODELS, CifarResNet, MnistCNN, Normalize, build_model, count_parameters
+from sgt_course.models import IMAGE_MODELS, CifarResNet, MnistCNN, Normalize, accelerate, build_model, count_parameters
 
 
 @pytest.mark.parametrize("name, shape", [("mnist_cnn", (2, 1, 28, 28)), ("small_cnn", (2, 1, 28, 28)),
@@ -47,3 +47,17 @@ def test_every_listed_model_builds():
         build_model(name)
     with pytest.raises(ValueError, match="std must be positive"):
         Normalize((0.0,), (0.0,))
+
+
+def test_accelerate_keeps_the_function_and_changes_only_what_was_asked():
+    torch.manual_seed(0)
+    model = build_model("cifar_resnet", in_channels=3, width=4).eval()
+    x = torch.rand(2, 3, 32, 32)
+    expected = model(x)
+    assert accelerate(model) is model
+    fast = accelerate(model, channels_last=True)
+    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast(x), expected, atol=1e-5, rtol=1e-4)
+    compiled = accelerate(model, compile=True)  # compiles at its first call, which gpu-check --toy makes
+    assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule) and compiled._orig_mod is model

@@ -85,3 +85,15 @@ def test_start_seeds_and_says_where_it_runs(monkeypatch, capsys):
     runtime.start(seed=5)
     assert profile.name == "ci" and device == torch.device("cpu") and torch.equal(first, torch.rand(3))
     assert capsys.readouterr().out.count("profile=ci device=cpu") == 2
+
+
+def test_mixed_precision_autocasts_to_bfloat16_only_when_asked():
+    a, b = torch.rand(4, 4), torch.rand(4, 4)
+    with runtime.mixed_precision("cpu", "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+    with runtime.mixed_precision(torch.device("cpu")):
+        assert (a @ b).dtype == torch.float32
+    assert (a @ b).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16; got 'half'"):
+        with runtime.mixed_precision("cpu", "half"):
+            pass

@@ -10,8 +10,9 @@
     sgt-course bench --profile ci     # step costs, widget latency, memory, notebook times
     sgt-course step-cost              # SGT and ASGT steps against the steps they extend
     sgt-course claims --profile cpu   # every claim the image notebooks assert, over seeds
+    sgt-course gpu-check              # every GPU figure: step costs, memory, speed-ups, reproduce, notebooks
 
-The last four have their own options (``sgt-course bench --help``); each is a module of
+The last five have their own options (``sgt-course bench --help``); each is a module of
 :mod:`sgt_course.tools` with a ``main(argv)``.
 """
 
@@ -37,6 +38,7 @@ OWN_PARSERS = {
     "bench": ("bench", "step costs, widget latency, memory and notebook wall times, each beside its target"),
     "step-cost": ("step_cost", "what one SGT and one ASGT step cost against the steps they extend"),
     "claims": ("claims", "every quantity the image notebooks assert, over several seeds"),
+    "gpu-check": ("gpu_check", "every GPU figure in one command: step costs, memory, speed-ups, reproduce, notebooks"),
 }
 
 
