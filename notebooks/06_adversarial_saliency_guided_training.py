@@ -301,7 +301,7 @@ sgt_explorer(train_asgt, quick_standard, xa[:64], ya[:64], label="ASGT")
 # ## 9 · Exercise: assemble the ASGT loss
 #
 # Write `my_asgt_loss(model, x, y, k, lam, attack)` from the library's parts: `attack(model, x, y)`,
-# `saliency.gradient` and `saliency.per_pixel` (in eval mode — restore the mode afterwards),
+# `saliency.gradient` and `saliency.per_pixel` (in eval mode: `with models.eval_mode(model):` restores the mode after),
 # `masking.mask_bottom_k`, `torch.nn.functional.cross_entropy` and `losses.kl_divergence(p, q)`
 # $=\mathrm{KL}(\operatorname{softmax} p\,\|\,\operatorname{softmax} q)$.
 
@@ -312,14 +312,14 @@ from sgt_course import saliency
 from sgt_course.exercises import check_asgt_loss
 from sgt_course.losses import kl_divergence
 from sgt_course.masking import mask_bottom_k
+from sgt_course.models import eval_mode
 
 
 def my_asgt_loss(model, x, y, k, lam, attack):
     ### BEGIN SOLUTION
     adversarial = attack(model, x, y)
-    model.eval()
-    scores = saliency.per_pixel(saliency.gradient(model, adversarial, y))
-    model.train()
+    with eval_mode(model):  # the saliency in eval mode, then back to the mode the model was in
+        scores = saliency.per_pixel(saliency.gradient(model, adversarial, y))
     adversarial_masked, _ = mask_bottom_k(adversarial, scores, k)
     clean_logits = model(x)
     return (F.cross_entropy(clean_logits, y) + F.cross_entropy(model(adversarial), y)

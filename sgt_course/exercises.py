@@ -17,7 +17,7 @@ from sgt_course.attacks import fgsm, loss_gradient, make_attack
 from sgt_course.losses import asgt_loss, kl_divergence
 from sgt_course.masking import mask_bottom_k, top_k_mask
 from sgt_course.metrics import comprehensiveness, precision_recall, saliency_mass_mask
-from sgt_course.models import BiLSTMClassifier, SmallCNN
+from sgt_course.models import BiLSTMClassifier, SmallCNN, eval_mode
 
 
 def _verdict(passed: bool, message: str) -> bool:
@@ -225,9 +225,8 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
         torch.manual_seed(123)
         adversarial = attack(model, x, target)
         source = adversarial if masked_from == "adversarial" else x
-        model.eval()
-        scores = saliency.per_pixel(saliency.gradient(model, source, target))
-        model.train()
+        with eval_mode(model):
+            scores = saliency.per_pixel(saliency.gradient(model, source, target))
         masked = mask_bottom_k(source if masked_from != "clean_then_attack" else x, scores, k)[0]
         if masked_from == "clean_then_attack":
             masked = attack(model, masked, target)
