@@ -55,4 +55,5 @@ def check_settings(owner: str, settings: Iterable[str], function: Callable[..., 
     allowed = [name for name in inspect.signature(function).parameters if name not in tuple(exclude)]
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
-        raise TypeError(f"{owner} has no setting {', '.join(map(repr, unknown))}; its settings are {', '.join(allowed)}")
+        raise TypeError(f"{owner} has no setting {', '.join(map(repr, unknown))}; "
+                        f"its settings are {', '.join(allowed)}")

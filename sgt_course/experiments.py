@@ -93,8 +93,9 @@ def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = Non
 def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                  progress: bool = True) -> tuple[nn.Module, History]:
     """One of notebook 6's regimes (``"standard"``, ``"SGT"``, ``"PGD-AT"``, ``"ASGT"``) trained with its
-    profile (:func:`~sgt_course.recipes.robust_profile`) on the first ``profile.n_robust`` training images, with
-    ``profile.robust_steps``-step PGD at the data set's :data:`~sgt_course.recipes.TRAINING_EPS`, from the cache when there."""
+    profile (:func:`~sgt_course.recipes.robust_profile`) on the first ``profile.n_robust`` training
+    images, with ``profile.robust_steps``-step PGD at the data set's
+    :data:`~sgt_course.recipes.TRAINING_EPS`, from the cache when there."""
     if train.source not in TRAINING_EPS:
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")

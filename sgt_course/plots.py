@@ -133,10 +133,10 @@ def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -
     for (name, row), ax_row in zip(rows.items(), axes):
         perturbation = (row.adversarial - row.clean).detach().float().cpu().mean(0).numpy()
         saliency, saliency_options = _map_image(row.saliency, signed=False)
-        panels = [(_as_image(row.clean), f"{name}: clean → {row.clean_prediction}", {"cmap": "gray", "vmin": 0, "vmax": 1}),
+        gray = {"cmap": "gray", "vmin": 0, "vmax": 1}
+        panels = [(_as_image(row.clean), f"{name}: clean → {row.clean_prediction}", gray),
                   (perturbation, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}),
-                  (_as_image(row.adversarial), f"{attack} → {row.adversarial_prediction}",
-                   {"cmap": "gray", "vmin": 0, "vmax": 1}),
+                  (_as_image(row.adversarial), f"{attack} → {row.adversarial_prediction}", gray),
                   (saliency, "gradient map of the attacked image", saliency_options)]
         for ax, (image, caption, options) in zip(ax_row, panels):
             ax.imshow(image, **options)
@@ -147,7 +147,8 @@ def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -
     return _suptitled(fig, None)
 
 
-def maps_and_removal(maps: Mapping[str, Tensor], curves: Mapping[str, RemovalCurve], *, title: str | None = None) -> Figure:
+def maps_and_removal(maps: Mapping[str, Tensor], curves: Mapping[str, RemovalCurve], *,
+                     title: str | None = None) -> Figure:
     """Left: one row of saliency maps (N, C, H, W; max |s| over channels) per model; right: the models'
     removal curves. Notebook 2's k/λ explorer draws this for a standard and an SGT model."""
     fig = plt.figure(figsize=(10.5, 3.8))

@@ -35,8 +35,8 @@ def cifar_profile(profile: Profile) -> Profile:
 
 
 def robust_profile(profile: Profile) -> Profile:
-    """The profile of the four-regime comparison (notebook 6): ``profile.robust_epochs`` at lr 1e-3 (PGD adversarial
-    training at the profiles' 3e-3 collapsed to chance on two of three seeds)."""
+    """The profile of the four-regime comparison (notebook 6): ``profile.robust_epochs`` at lr 1e-3
+    (PGD adversarial training at the profiles' 3e-3 collapsed to chance on two of three seeds)."""
     return profile.scaled(epochs=profile.robust_epochs, lr=1e-3)
 
 

@@ -103,7 +103,8 @@ def _peak_gib(fn: Callable[[], object], device: torch.device) -> float | None:
 def _regime_losses(eps: float, steps: int) -> dict[str, Callable]:
     attack = make_attack("pgd", eps, steps=steps)
     return {"standard": standard_loss, "SGT": partial(sgt_loss, k=0.5, lam=1.0),
-            "PGD-AT": partial(adversarial_loss, attack=attack), "ASGT": partial(asgt_loss, attack=attack, k=0.5, lam=1.0)}
+            "PGD-AT": partial(adversarial_loss, attack=attack),
+            "ASGT": partial(asgt_loss, attack=attack, k=0.5, lam=1.0)}
 
 
 def step_costs(size: Size, device: torch.device) -> dict:
@@ -115,9 +116,11 @@ def step_costs(size: Size, device: torch.device) -> dict:
             torch.manual_seed(0)
             model = build_model(name, in_channels=shape[0], width=16).to(device)
             x, y = torch.rand(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
-            steps = {regime: training_step(copy.deepcopy(model), loss, x, y) for regime, loss in _regime_losses(eps, size.pgd_steps).items()}
+            steps = {regime: training_step(copy.deepcopy(model), loss, x, y)
+                     for regime, loss in _regime_losses(eps, size.pgd_steps).items()}
             memory = {regime: _peak_gib(fn, device) for regime, fn in steps.items()}  # also the first, warm-up call
-            ms = {regime: 1000 * s for regime, s in compare(steps, repeats=size.repeats, warmup=size.warmup - 1, device=device).items()}
+            timed = compare(steps, repeats=size.repeats, warmup=size.warmup - 1, device=device)
+            ms = {regime: 1000 * seconds for regime, seconds in timed.items()}
             figures = {"ms per step": ms, "peak GPU memory (GiB)": memory,
                        "SGT / standard": ms["SGT"] / ms["standard"], "ASGT / PGD-AT": ms["ASGT"] / ms["PGD-AT"],
                        "standard training (images/s)": batch / (ms["standard"] / 1000)}
@@ -181,7 +184,8 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
     eps = TRAINING_EPS["mnist"]
     x, y = test.x, test.y
     reference = trained("fp32")
-    accuracy, maps, success = evaluate(reference, test), _maps(reference, x, y, "fp32"), _pgd_success(reference, x, y, eps, "fp32")
+    accuracy, maps = evaluate(reference, test), _maps(reference, x, y, "fp32")
+    success = _pgd_success(reference, x, y, eps, "fp32")
     print(f"  MNIST CNN, SGT, {size.epochs} epoch(s) on {train.describe()}; fp32: test accuracy {accuracy:.1%}, "
           f"PGD@{eps} success {success:.1%}")
     results: dict = {"step speed-up": timed, "fp32": {"test accuracy": accuracy, "PGD success": success}}
@@ -197,7 +201,8 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
         faster = variant != "fp32 again" and min(t[variant] for t in timed.values()) >= TOLERANCES["speed-up (min)"]
         figures["verdict"] = ("control" if variant == "fp32 again" else
                               "not judged at toy size" if size is TOY else
-                              "keep" if within and faster else "drop: " + ("results moved" if not within else "not faster"))
+                              "keep" if within and faster else
+                              "drop: " + ("results moved" if not within else "not faster"))
         results[variant] = figures
         print(f"  {variant:<14} " + ", ".join(f"{k} {v:+.2f}" if isinstance(v, float) and "points" in k
                                              else f"{k} {v:.3f}" if isinstance(v, float) else f"{v}"
@@ -213,7 +218,8 @@ def reproduction(size: Size, device: torch.device) -> dict:
     data = report["datasets"]["mnist"]
     epochs = data["recipe"]["epochs"]
     return {"data": f"{data['source']}, {data['n_train']} training images", "epochs": epochs,
-            "regimes": {label: {"clean accuracy": r["clean_accuracy"], "PGD accuracy at training ε": r["pgd"]["at_training_eps"],
+            "regimes": {label: {"clean accuracy": r["clean_accuracy"],
+                                "PGD accuracy at training ε": r["pgd"]["at_training_eps"],
                                 "seconds per epoch": r["train_seconds"] / epochs}
                         for label, r in data["regimes"].items()}}
 
@@ -269,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             test = load_images("mnist", "test", n=size.n_test, device=device)
             return speedups(size, device, train, test)
 
-        _part("speed-ups against fp32 (bf16 autocast, channels_last, torch.compile)", results, "speed-ups", run_speedups)
+        _part("speed-ups against fp32 (bf16 autocast, channels_last, torch.compile)", results, "speed-ups",
+              run_speedups)
     if "reproduce" not in args.skip:
         _part("reproduce: four regimes on MNIST", results, "reproduce", lambda: reproduction(size, device))
     if "notebooks" not in args.skip:
