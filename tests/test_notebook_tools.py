@@ -3,6 +3,8 @@ nothing a student need not read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -22,3 +24,22 @@ def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tm
     _, error = run_cells(failing, tmp_path, timeout=120)
     assert error is not None and "ZeroDivisionError" in error
     assert nbformat.validate(failing) is None and failing.cells[1].get("outputs") == []
+
+
+def test_a_cell_that_runs_out_of_time_leaves_the_stacks_of_kernel_and_client(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("def waiting_for_ever():\n    import time\n    time.sleep(60)\n\n"
+                                           "waiting_for_ever()")])
+    _, error = run_cells(nb, tmp_path, timeout=8)
+    assert error is not None and error.startswith("CellTimeoutError") and "stacks before the timeout" in error
+    stacks = Path(error.rsplit(": ", 1)[1].rstrip(")")).read_text()
+    kernel, client = stacks.split("# this client")
+    assert "cell 0 still running" in kernel and "waiting_for_ever" in kernel, kernel
+    assert "run_cells" in client, client
+
+
+def test_no_stack_file_is_left_behind_when_every_cell_finishes(tmp_path):
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*"))
+    _, error = run_cells(new_notebook(cells=[new_code_cell("1 + 1")]), tmp_path, timeout=60)
+    assert error is None and set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*")) == before

@@ -6,10 +6,13 @@ it is generated from it, committed without outputs, and is what students open.
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,6 +132,10 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile`` and
     matplotlib's backend set to ``backend`` (default: $MPLBACKEND, else inline figures).
     Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
+
+    A cell that runs out of its ``timeout`` seconds fails its notebook, and shortly before that the
+    Python stacks of the kernel and of this client are written to a file that the error names
+    (:class:`_StackDump`): what a hung kernel, or a client that stopped listening, was doing.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -138,17 +145,73 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
         env["SGT_COURSE_PROFILE"] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
     start, error = time.perf_counter(), None
-    try:
-        with _kernel_config() as config:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                           config=config).execute(env=env)
-    except CellExecutionError as failure:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
-        lines = [line for line in text.strip().splitlines() if line.strip()]
-        error = lines[-1] if lines else "cell failed"
-    except (CellTimeoutError, DeadKernelError) as failure:  # a hung or killed kernel fails this notebook only
-        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}"
+    with _kernel_config() as config, _StackDump(timeout) as dump:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                                config=config, extra_arguments=dump.kernel_arguments,
+                                on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
+                                on_cell_executed=lambda **_: dump.disarm())
+        try:
+            client.execute(env=env)
+        except CellExecutionError as failure:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(failure))  # drop the traceback's colour codes
+            lines = [line for line in text.strip().splitlines() if line.strip()]
+            error = lines[-1] if lines else "cell failed"
+        except (CellTimeoutError, DeadKernelError) as failure:  # a hung or killed kernel fails this notebook only
+            error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}"
+            if dump.written:
+                error += f" (the kernel's and the client's stacks before the timeout: {dump.path})"
     return time.perf_counter() - start, error
+
+
+class _StackDump:
+    """Writes the Python stacks of a kernel and of this client to a file when a cell has run for most of
+    its timeout. The kernel registers a faulthandler for SIGUSR1 at start (``kernel_arguments``), which
+    dumps every thread even while it waits in C; this process dumps its own threads. POSIX only: where
+    there is no SIGUSR1 nothing is armed."""
+
+    def __init__(self, timeout: int) -> None:
+        self.delay = max(1.0, timeout - min(5.0, timeout / 4))  # the dump takes about a second
+        self.enabled = hasattr(signal, "SIGUSR1")
+        handle, name = tempfile.mkstemp(prefix="sgt-course-stacks-", suffix=".txt")
+        os.close(handle)
+        self.path, self.written, self._timer = Path(name), False, None
+        register = (f"__import__('faulthandler').register(__import__('signal').SIGUSR1, "
+                    f"file=open({str(self.path)!r}, 'a'), all_threads=True)")
+        self.kernel_arguments = [f"--IPKernelApp.exec_lines={register}"] if self.enabled else []
+
+    def __enter__(self) -> _StackDump:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disarm()
+        if not self.written:
+            self.path.unlink(missing_ok=True)
+
+    def arm(self, client: object, cell_index: int) -> None:
+        """Start the clock of cell ``cell_index``."""
+        self.disarm()
+        if self.enabled:
+            self._timer = threading.Timer(self.delay, self._dump, args=(client, cell_index))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _dump(self, client: object, cell_index: int) -> None:
+        self.written = True
+        with self.path.open("a") as file:
+            file.write(f"cell {cell_index} still running after {self.delay:.0f} s\n\n# the kernel\n")
+        pid = getattr(getattr(getattr(client, "km", None), "provisioner", None), "pid", None)
+        if pid is not None:
+            os.kill(pid, signal.SIGUSR1)
+            time.sleep(1.0)  # the kernel writes its stacks to the same file
+        with self.path.open("a") as file:
+            file.write("\n# this client\n")
+            file.flush()
+            faulthandler.dump_traceback(file=file, all_threads=True)
 
 
 @contextmanager
