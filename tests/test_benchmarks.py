@@ -46,3 +46,4 @@ def test_gpu_check_runs_every_part_at_toy_size(tmp_path):
     assert set(regimes) == {"standard", "SGT", "PGD-AT", "ASGT"}
     assert all(0 <= r["clean accuracy"] <= 1 and r["seconds per epoch"] > 0 for r in regimes.values())
     assert figures["notebooks"]["notebooks"]["00_setup_and_tour.ipynb"]["error"] is None
+    assert figures["notebooks"]["failed"] == []

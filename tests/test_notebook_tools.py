@@ -43,3 +43,15 @@ def test_no_stack_file_is_left_behind_when_every_cell_finishes(tmp_path):
     before = set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*"))
     _, error = run_cells(new_notebook(cells=[new_code_cell("1 + 1")]), tmp_path, timeout=60)
     assert error is None and set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*")) == before
+
+
+def test_the_kernel_imports_this_sgt_course_first_even_from_a_relative_pythonpath(tmp_path, monkeypatch):
+    import sgt_course
+    from sgt_course.tools.notebook_tools import PACKAGE_PARENT
+
+    monkeypatch.setenv("PYTHONPATH", ".")  # relative: the kernel works in another folder
+    nb = new_notebook(cells=[new_code_cell("import os, sgt_course\n"
+                                           "print(os.environ['PYTHONPATH'].split(os.pathsep)[0]); print(sgt_course.__file__)")])
+    _, error = run_cells(nb, tmp_path, timeout=120)
+    first, imported = nb.cells[0].outputs[0]["text"].split()
+    assert error is None and first == str(PACKAGE_PARENT) and imported == sgt_course.__file__

@@ -235,8 +235,10 @@ def notebook_times(size: Size) -> dict:
             times[result.notebook] = {"seconds": result.seconds, "error": result.error}
             print(f"  {result.notebook:<44} {result.seconds:7.1f} s  {result.error or 'ok'}", flush=True)
     total = sum(t["seconds"] for t in times.values())
-    print(f"  {'total':<44} {total:7.1f} s  (target for the gpu course: < {TARGETS['gpu course (s)']:.0f} s)")
-    return {"profile": size.notebook_profile, "notebooks": times, "total seconds": total}
+    failed = [name for name, t in times.items() if t["error"]]
+    print(f"  {'total':<44} {total:7.1f} s  (target for the gpu course: < {TARGETS['gpu course (s)']:.0f} s)"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return {"profile": size.notebook_profile, "notebooks": times, "total seconds": total, "failed": failed}
 
 
 def _part(title: str, results: dict, key: str, fn: Callable[[], dict]) -> None:
@@ -285,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngpu-check: {results['seconds']:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    return 1 if any(isinstance(r, dict) and "error" in r for r in results.values()) else 0
+    failed = [key for key, part in results.items()
+              if isinstance(part, dict) and (part.get("error") or part.get("failed"))]
+    if failed:
+        print(f"gpu-check: these parts failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

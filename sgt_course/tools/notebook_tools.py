@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOTEBOOK_PREFIXES = tuple(f"{i:02d}_" for i in range(7))
+#: The folder that holds the sgt_course package this process imported.
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -129,8 +131,9 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
               backend: str | None = None) -> tuple[float, str | None]:
     """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
 
-    The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile`` and
-    matplotlib's backend set to ``backend`` (default: $MPLBACKEND, else inline figures).
+    The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile``, matplotlib's
+    backend set to ``backend`` (default: $MPLBACKEND, else inline figures) and this sgt_course first on
+    its $PYTHONPATH.
     Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
 
     A cell that runs out of its ``timeout`` seconds fails its notebook, and shortly before that the
@@ -141,6 +144,9 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     env = dict(os.environ)
+    # The kernel imports the sgt_course this process runs, also when that is a checkout on a relative
+    # $PYTHONPATH (the kernel works in the notebook's folder) rather than an installed package.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
     if profile is not None:
         env["SGT_COURSE_PROFILE"] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
