@@ -4,7 +4,8 @@
     sgt-course bench --profile ci --toy            # the same at toy size, in seconds (CI runs this)
     sgt-course bench --profile cpu --notebooks     # ... and every notebook's wall time
 
-- step costs: :mod:`~sgt_course.tools.step_cost` (SGT ÷ standard, ASGT ÷ PGD-AT, masking ÷ SGT step; MNIST CNN, batch 128);
+- step costs: :mod:`~sgt_course.tools.step_cost` (SGT ÷ standard, ASGT ÷ PGD-AT, masking ÷ SGT step;
+  MNIST CNN, batch 128);
 - widget latency: the ε slider of notebook 5 (attack + maps + figure for two models) and the k/λ
   retrain of notebook 2 (a quick SGT model trained from scratch at a new setting);
 - memory: peak RSS of this process, and the peak GPU memory of one SGT epoch when there is a GPU;
@@ -28,6 +29,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
 from sgt_course import runtime
@@ -53,8 +55,6 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def widget_latency(profile: runtime.Profile, train: ImageSet, test: ImageSet, repeats: int) -> dict[str, float]:
     """Seconds from a slider change to a redrawn figure (ε) and to a retrained model (k/λ)."""
-    import matplotlib.pyplot as plt
-
     models = {"standard": image_model(profile, "standard", train, test, progress=False)[0],
               "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, progress=False)[0]}
     x, y = test.x[:32], test.y[:32]
@@ -116,7 +116,7 @@ def notebook_times(profile: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="sgt-course bench", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=tuple(runtime.PROFILES), default="cpu")
     parser.add_argument("--toy", action="store_true",
                         help="tiny batches, few repeats and 512 training images (seconds, for CI)")

@@ -114,7 +114,7 @@ def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="sgt-course claims", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="ci", choices=tuple(runtime.PROFILES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", help="also write {quantity: {seed: value}} to this file")

@@ -70,7 +70,7 @@ def measure(batch: int = 128, repeats: int = 20, device: str | torch.device | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="sgt-course step-cost", description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
