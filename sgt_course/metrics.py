@@ -247,8 +247,8 @@ def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps
     for attack in attacks:
         get_attack(attack)  # an unknown name fails here, before any model is attacked
     return {attack_label(attack): {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
-                                                          **_seeded_start(attack, seed))
-                                    for name, model in models.items()}
+                                                         **_seeded_start(attack, seed))
+                                   for name, model in models.items()}
             for attack in attacks}
 
 
