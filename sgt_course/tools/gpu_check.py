@@ -42,12 +42,12 @@ import torch
 from torch import Tensor, nn
 
 from sgt_course import runtime
-from sgt_course.attacks import make_attack, pgd
+from sgt_course.attacks import pgd
 from sgt_course.data import ImageSet, load_images
-from sgt_course.losses import adversarial_loss, asgt_loss, sgt_loss, standard_loss
+from sgt_course.losses import regime_loss, sgt_loss
 from sgt_course.metrics import spearman
 from sgt_course.models import accelerate, build_model
-from sgt_course.recipes import TRAINING_EPS
+from sgt_course.recipes import TRAINING_EPS, robust_regimes
 from sgt_course.runtime import mixed_precision
 from sgt_course.saliency import gradient, per_pixel
 from sgt_course.timing import compare, training_step
@@ -101,10 +101,9 @@ def _peak_gib(fn: Callable[[], object], device: torch.device) -> float | None:
 
 
 def _regime_losses(eps: float, steps: int) -> dict[str, Callable]:
-    attack = make_attack("pgd", eps, steps=steps)
-    return {"standard": standard_loss, "SGT": partial(sgt_loss, k=0.5, lam=1.0),
-            "PGD-AT": partial(adversarial_loss, attack=attack),
-            "ASGT": partial(asgt_loss, attack=attack, k=0.5, lam=1.0)}
+    """Notebook 6's four regimes (k = 0.5, λ = 1, ``steps``-step PGD at ``eps``) as loss functions."""
+    return {name: regime_loss(regime, **settings)
+            for name, (regime, settings) in robust_regimes(eps, steps=steps).items()}
 
 
 def step_costs(size: Size, device: torch.device) -> dict:
