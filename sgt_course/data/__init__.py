@@ -2,7 +2,7 @@
 patches); the time-series benchmark lives in :mod:`sgt_course.data.timeseries` and the texts (ERASER
 Movies, planted reviews) in :mod:`sgt_course.data.text`. All three kinds are a :class:`Dataset`."""
 
-from sgt_course.data.base import Dataset
+from sgt_course.data.base import SOURCES, Dataset, describe_source
 from sgt_course.data.images import (
     IMAGE_DATASETS,
     ImageSet,
@@ -16,6 +16,8 @@ from sgt_course.data.images import (
 
 __all__ = [
     "Dataset",
+    "SOURCES",
+    "describe_source",
     "IMAGE_DATASETS",
     "ImageSet",
     "load_cifar10",

