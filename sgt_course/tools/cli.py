@@ -6,6 +6,7 @@
     sgt-course sync                   # regenerate the .ipynb files from their .py sources
     sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
     sgt-course slides --profile cpu   # build the seminar deck into slides/build/index.html
+    sgt-course site --profile cpu     # the course website, every notebook executed, into site/
     sgt-course reproduce              # the paper-size experiments (MNIST, CIFAR-10); see --help
     sgt-course bench --profile ci     # step costs, widget latency, memory, notebook times
     sgt-course step-cost              # SGT and ASGT steps against the steps they extend
@@ -98,12 +99,15 @@ def _test(args: argparse.Namespace) -> int:
     if not args.keep_cache:
         # A fresh cache: the notebooks must train what they use, not load a stale model.
         env["SGT_COURSE_CACHE"] = tempfile.mkdtemp(prefix="sgt-course-test-")
+    # nbval's executed notebooks are kept there (notebooks/conftest.py): e2e/ builds the website from them.
+    env.setdefault("SGT_COURSE_EXECUTED", tempfile.mkdtemp(prefix="sgt-course-executed-"))
     # --durations: the log names the slowest tests, so a CI run that creeps towards its limit says where.
     # A cell gets 10 minutes (the slowest takes under 2 in ci): a kernel that stops answering (seen once
     # in about forty notebook runs) then fails its cell instead of eating CI's whole time limit.
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600",
                "-p", "no:cacheprovider", "--durations=15", *(args.pytest_args or ["tests", "notebooks", "e2e"])]
-    print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')}")
+    print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')} "
+          f"executed={env['SGT_COURSE_EXECUTED']}")
     print("$ " + " ".join(command), flush=True)
     return subprocess.call(command, cwd=root, env=env)
 
@@ -149,6 +153,25 @@ def _slides(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site(args: argparse.Namespace) -> int:
+    from sgt_course.tools import site  # Sphinx and MyST-NB, loaded for this command only
+
+    root = notebook_tools.repo_root()
+    output = Path(args.output) if args.output else root / "site"
+    executed = Path(args.executed) if args.executed else root / "runs" / args.profile
+    try:
+        built = site.build(args.profile, output, executed=executed, work=root / "runs" / f"site-{args.profile}",
+                           fresh=args.fresh, timeout=args.timeout)
+    except site.SiteError as error:
+        print(f"sgt-course site: {error}", file=sys.stderr)
+        return 1
+    for warning in built.warnings:
+        print(f"  sphinx: {warning}")
+    print(f"Open {built.index} in a browser (it needs no network). To publish it, serve the folder as it is, "
+          "e.g. on GitHub Pages (README: 'The course website').")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgt-course", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     deck.add_argument("--output", help="folder for index.html and its assets (default: slides/build/)")
     deck.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
     deck.set_defaults(handler=_slides)
+
+    web = sub.add_parser("site", help="build the course website: every notebook executed, as static HTML")
+    web.add_argument("--profile", choices=tuple(PROFILES), default=os.environ.get("SGT_COURSE_PROFILE") or "cpu",
+                     help="run profile of every page (default: $SGT_COURSE_PROFILE or cpu)")
+    web.add_argument("--output", help="folder for the HTML (default: site/)")
+    web.add_argument("--executed", help="executed notebooks to reuse, and where new runs go (default: runs/<profile>/, "
+                                        "shared with `sgt-course run`)")
+    web.add_argument("--fresh", action="store_true", help="execute every notebook again, even where a run of the same "
+                                                          "code in this profile exists")
+    web.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
+    web.set_defaults(handler=_site)
 
     for name, (_, summary) in OWN_PARSERS.items():
         sub.add_parser(name, help=f"{summary} (options: {name} --help)", add_help=False)

@@ -108,16 +108,26 @@ class Execution:
 
 
 def execute(notebook: Path, output: Path | None = None, *, profile: str | None = None,
-            timeout: int = 1800) -> Execution:
-    """Run ``notebook`` top to bottom in a fresh kernel (cwd: its folder), optionally saving the result.
+            timeout: int = 1800, backend: str | None = None) -> Execution:
+    """Run ``notebook`` top to bottom in a fresh kernel (cwd: its folder), optionally saving the result
+    with its :class:`~sgt_course.tools.executed.RunRecord` (profile, data, machine, date) in its metadata.
 
-    ``profile`` sets $SGT_COURSE_PROFILE for the kernel. A failing cell stops the run; the error's
-    last line is returned, and the partly executed notebook is still saved to ``output``.
+    ``profile`` sets $SGT_COURSE_PROFILE for the kernel, ``backend`` matplotlib's backend (see
+    :func:`run_cells`). A failing cell stops the run; the error's last line is returned, and the partly
+    executed notebook is still saved to ``output``.
     """
     import nbformat
 
+    from sgt_course.tools import executed
+
     nb = nbformat.read(notebook, as_version=4)
-    seconds, error = run_cells(nb, notebook.parent, profile=profile, timeout=timeout)
+    nb.cells.append(nbformat.v4.new_code_cell(executed.PROBE))
+    seconds, error = run_cells(nb, notebook.parent, profile=profile, timeout=timeout, backend=backend)
+    probe = nb.cells.pop()
+    facts = executed.probe_facts(probe.get("outputs", []))
+    asked = profile or os.environ.get("SGT_COURSE_PROFILE") or "unknown"
+    executed.attach(nb, executed.make_record(nb, facts, profile=asked, seconds=seconds, executor="sgt-course run",
+                                             error=error))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, output)

@@ -1,0 +1,94 @@
+"""nbval's kernels draw figures inline, as a student's do, and what nbval computed is kept: with
+$SGT_COURSE_EXECUTED set (``sgt-course test`` sets it), every notebook nbval runs is written there with
+its outputs and its run record (:mod:`sgt_course.tools.executed`), so the course website is built from
+this run instead of executing the notebooks a second time."""
+
+from __future__ import annotations
+
+import os
+import time
+import tokenize
+from pathlib import Path
+from queue import Empty
+
+import pytest
+
+from sgt_course.tools import executed
+from sgt_course.tools.notebook_tools import INLINE_BACKEND
+
+EXECUTED_ENV = "SGT_COURSE_EXECUTED"
+_BACKEND = os.environ.get("MPLBACKEND")
+_started: dict[str, float] = {}
+
+
+def _kernel_facts(kernel: object, timeout: float = 60.0) -> dict[str, object]:
+    """Run :data:`executed.PROBE` in nbval's kernel (after the notebook's last cell) and read its output."""
+    msg_id = kernel.execute_cell_input(executed.PROBE, allow_stdin=False)
+    outputs = []
+    try:
+        while True:
+            msg = kernel.get_message(stream="iopub", timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                outputs.append({"output_type": "stream", "text": msg["content"]["text"]})
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    except Empty:
+        return {}
+    return executed.probe_facts(outputs)
+
+
+def _quiet(cell: object) -> bool:
+    """Whether the cell ends in ``;``, which silences its result in a notebook. nbval runs cells without
+    storing them in the kernel's history, where IPython looks for that semicolon, so its results arrive
+    anyway (a figure would show twice)."""
+    from IPython.core.displayhook import DisplayHook
+
+    try:
+        return DisplayHook.semicolon_at_end_of_expression(cell.source)
+    except (SyntaxError, ValueError, tokenize.TokenError):  # source IPython could not tokenize: not silenced
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)  # before nbval starts the notebook's kernel, which inherits our environment
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if hasattr(item, "cell"):
+        os.environ["MPLBACKEND"] = INLINE_BACKEND  # `sgt-course test` sets Agg for the unit tests
+        _started.setdefault(str(item.parent.path), time.perf_counter())
+
+
+@pytest.hookimpl(tryfirst=True)  # before nbval stops the kernel with the notebook's last cell
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if not hasattr(item, "cell"):
+        return
+    last = nextitem is None or nextitem.parent is not item.parent
+    folder = os.environ.get(EXECUTED_ENV)
+    if folder:
+        quiet = _quiet(item.cell)
+        item.cell.outputs = [o for o in item.test_outputs or [] if not (quiet and o.output_type == "execute_result")]
+        item.cell.execution_count = item.cell_num + 1 if item.test_outputs is not None else None
+        if last:
+            _save(item.parent, Path(folder))
+    if last:
+        _started.pop(str(item.parent.path), None)
+        if _BACKEND is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = _BACKEND
+
+
+def _save(notebook: pytest.Collector, folder: Path) -> None:
+    """Write nbval's notebook, its cells holding this run's outputs, to ``folder`` with its run record."""
+    import nbformat
+
+    kernel = notebook.kernel
+    facts = _kernel_facts(kernel) if kernel is not None and kernel.is_alive() else {}
+    outputs = [output for cell in notebook.nb.cells for output in cell.get("outputs", [])]
+    failed = any(output.get("output_type") == "error" for output in outputs)
+    seconds = time.perf_counter() - _started.get(str(notebook.path), time.perf_counter())
+    executed.attach(notebook.nb, executed.make_record(
+        notebook.nb, facts, profile=os.environ.get("SGT_COURSE_PROFILE") or "unknown", seconds=seconds,
+        executor="nbval", error="a cell raised an error" if failed else None))
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook.nb, folder / notebook.path.name)
