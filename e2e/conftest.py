@@ -25,6 +25,16 @@ def chromium_path() -> str | None:
     return os.environ.get("SGT_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.fixture(scope="session")
+def deck(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The seminar deck built once in the ci profile (an :class:`sgt_course.tools.slides.Deck`): the deck's
+    test shows it, the website links it."""
+    from sgt_course.tools import notebook_tools, slides
+
+    source = notebook_tools.repo_root() / "slides" / "deck.py"
+    return slides.build(source, tmp_path_factory.mktemp("deck"), profile="ci", timeout=600)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> None:
     """Overrides the unit tests' per-test cache: the browser tests share the run's checkpoints."""

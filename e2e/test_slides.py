@@ -3,16 +3,8 @@ the equations are typeset, and the page reports no error and asks for nothing be
 
 from __future__ import annotations
 
-import pytest
-
 from e2e.conftest import WatchedPage, ink_fraction
-from sgt_course.tools import notebook_tools, slides
-
-
-@pytest.fixture(scope="module")
-def deck(tmp_path_factory: pytest.TempPathFactory) -> slides.Deck:
-    source = notebook_tools.repo_root() / "slides" / "deck.py"
-    return slides.build(source, tmp_path_factory.mktemp("deck"), profile="ci", timeout=600)
+from sgt_course.tools import slides
 
 
 def test_the_deck_renders_every_slide_in_chromium(deck: slides.Deck, watched: WatchedPage) -> None:

@@ -1,0 +1,90 @@
+"""The course website in the ci profile, read in headless Chromium.
+
+It is built from the notebooks nbval executed earlier in this test run ($SGT_COURSE_EXECUTED, which
+``sgt-course test`` sets), so CI executes each notebook once; run alone, the build executes them. From
+the front page every page of the site is followed. Each must load without an error and ask for nothing
+outside the site's folder; each notebook page must show every figure of its notebook, its equations
+typeset, the box saying how it was made, and no error and no warning among its outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from e2e.conftest import WatchedPage, ink_fraction
+from sgt_course.tools import site
+
+MATHJAX_DONE = "!window.MathJax || (MathJax.Hub && MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, deck: object) -> site.Site:
+    folder = tmp_path_factory.mktemp("site")
+    executed = Path(os.environ.get("SGT_COURSE_EXECUTED") or folder / "executed")
+    return site.build("ci", folder / "html", executed=executed, work=folder / "work", deck=deck.html.parent,
+                      timeout=600)
+
+
+def _figures(built: site.Site, page: Path) -> int:
+    """The figures of the notebook behind ``page``, counted in the staged notebook Sphinx rendered."""
+    staged = built.source / site.PAGES / f"{page.stem}.ipynb"
+    nb = nbformat.read(staged, as_version=4)
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_the_site_has_a_page_per_notebook_and_sphinx_had_nothing_to_say(built: site.Site) -> None:
+    assert built.index.is_file() and len(built.pages) == 7 and all(p.is_file() for p in built.pages)
+    assert built.warnings == []
+    assert (built.index.parent / "deck" / "index.html").is_file()
+
+
+def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(built: site.Site,
+                                                                              watched: WatchedPage) -> None:
+    page, root = watched.page, built.index.parent.resolve().as_uri() + "/"
+    todo, seen, typeset, problems = [built.index.resolve().as_uri()], set(), 0, []
+    while todo:
+        url = todo.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        errors = len(watched.errors)
+        page.goto(url)
+        page.wait_for_function(MATHJAX_DONE, timeout=60_000)
+        name = url[len(root):]
+        problems += [f"{name}: {error}" for error in watched.errors[errors:]]
+        if name.startswith("deck/"):
+            continue  # the deck's own test shows every slide
+        for link in page.evaluate("Array.from(document.querySelectorAll('a[href]'), a => a.href)"):
+            link = link.split("#")[0]
+            if link.startswith(root) and link.endswith(".html") and link not in seen:
+                todo.append(link)
+        if not name.startswith(site.PAGES + "/"):
+            continue
+        images = page.evaluate("Array.from(document.querySelectorAll('.cell_output img'), i => i.naturalWidth)")
+        if len(images) != _figures(built, Path(name)) or 0 in images:
+            problems.append(f"{name}: {len(images)} figures shown ({images.count(0)} broken), "
+                            f"{_figures(built, Path(name))} in the notebook")
+        maths = page.evaluate("document.querySelectorAll('.math.notranslate').length")
+        done = page.evaluate("document.querySelectorAll('.math.notranslate script[type^=\"math/tex\"]').length")
+        failed = page.evaluate("document.querySelectorAll('.MathJax_Error, .MathJax .merror').length")
+        typeset += done
+        if done != maths or failed:
+            problems.append(f"{name}: {done} of {maths} equations typeset, {failed} MathJax errors")
+        bad = page.evaluate("document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length")
+        if bad:
+            problems.append(f"{name}: {bad} error or stderr outputs")
+        record = page.evaluate("document.querySelector('.run-record')?.innerText ?? ''")
+        if "Executed in the ci profile" not in record or "Data: " not in record:
+            problems.append(f"{name}: no box saying how the page was made ({record[:80]!r})")
+        if ink_fraction(page.screenshot(full_page=False)) < 0.02:
+            problems.append(f"{name}: looks blank")
+    pages = {url[len(root):] for url in seen}
+    assert {f"{site.PAGES}/{p.name}" for p in built.pages} <= pages, sorted(pages)
+    assert "deck/index.html" in pages
+    assert problems == []
+    assert typeset >= 50, f"only {typeset} equations on the notebook pages"
+    assert [url for url in watched.requests if not url.startswith((root, "data:", "blob:"))] == []

@@ -1,0 +1,318 @@
+"""The course website: every notebook executed in one run profile, as static HTML.
+
+    site = build("ci", repo_root() / "site", executed=repo_root() / "runs" / "ci")
+
+A student reads the figures and numbers before (or without) running anything; an instructor links a
+section in a seminar. The stack is Sphinx + MyST-NB + sphinx-book-theme (what Jupyter Book 1 is built
+on). MyST-NB renders notebooks that are already executed (``nb_execution_mode = "off"``): this module
+decides what to execute, so the site shares its executed notebooks with ``sgt-course run`` and with
+the nbval run of ``sgt-course test`` (:mod:`sgt_course.tools.executed`):
+
+1. For each course notebook, an executed copy in ``executed`` is reused when it ran without error, in
+   this profile, from the same code cells; otherwise the notebook is executed and saved there. Prose
+   edits re-execute nothing.
+2. Each page is the executed notebook with a box at its top saying how it was made (profile, data,
+   machine, date, wall time) and where to get it (the notebook, its student version, Colab). Progress
+   bars are dropped; an interactive widget, which needs a kernel, becomes a line saying so.
+3. The front page is the README's introduction and course map, with the run of every notebook in a
+   table, the seminar deck (built in the same profile, in ``deck/``) and the student notebooks.
+4. MathJax 2 is copied beside the pages, as for the deck: the site needs no network, to build or to read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sgt_course.tools import executed as runs
+from sgt_course.tools.notebook_tools import INLINE_BACKEND, STUDENT_FOLDER, course_notebooks, execute, repo_root
+
+TEMPLATE = Path(__file__).parent / "site_template"
+#: The staged Sphinx source: notebooks under ``notebooks/`` (as in the repository, so the README's links
+#: resolve), files offered for download under ``downloads/``, the deck under ``extra/deck/``.
+PAGES, DOWNLOADS, EXTRA = "notebooks", "downloads", "extra"
+#: How the first cell of every notebook, which installs the course on Colab, begins.
+COLAB_SETUP = "# Colab set-up:"
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
+_COLAB = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*?/blob/[^/)\s]+/")
+_PROGRESS = re.compile(r"(FloatProgress|IntProgress)\(")
+_TQDM_TEXT = re.compile(r"\d+%\|.*\|.*(it/s|s/it|\?it/s)")
+
+
+class SiteError(RuntimeError):
+    """The site could not be built: a notebook failed, or Sphinx reported an error."""
+
+
+@dataclass
+class Site:
+    """A built site.
+
+    Attributes:
+        index: the front page, ``<output>/index.html``.
+        source: the staged Sphinx source: the pages as notebooks (``notebooks/``), ``index.md``, ``conf.py``.
+        pages: the notebook pages, ``<output>/notebooks/NN_name.html``, in course order.
+        executed: notebooks executed for this build (the others were reused).
+        stale: reused notebooks whose run used another version of the ``sgt_course`` library.
+        warnings: what Sphinx warned about (empty for a clean build).
+        seconds: the build's wall time, executions included.
+    """
+
+    index: Path
+    source: Path
+    pages: list[Path]
+    executed: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def colab_prefix(readme: str) -> str | None:
+    """The Colab address of the repository's notebooks as the README's badges give it
+    (``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/``), or None."""
+    found = _COLAB.search(readme)
+    return found.group(0) if found else None
+
+
+def front_page(readme: str, runs_table: str, notebooks: list[str], students: list[str]) -> str:
+    """The site's ``index.md``: the README's title and introduction and its course map (section "The
+    course"), Colab badges turned into plain links (their images live on another site), then the
+    table of this site's runs, the seminar deck, the student notebooks and the table of contents
+    (``notebooks``, file names in course order)."""
+    intro = readme.split("\n## ", 1)[0]
+    course = re.search(r"^## The course\n.*?(?=^## )", readme, re.S | re.M)
+    if course is None:
+        raise SiteError("README.md has no '## The course' section to use as the site's course map")
+    course_map = _BADGE.sub(lambda m: f"[Colab]({m['url']})", course.group(0))
+    downloads = "\n".join(f"- {{download}}`{name} <{DOWNLOADS}/{STUDENT_FOLDER}/{name}>`" for name in students)
+    pages = "\n".join(f"{PAGES}/{Path(name).stem}" for name in notebooks)
+    return f"""{intro}
+{course_map}
+## The runs on this site
+
+Every page shows the outputs of one run of its notebook; the course's numbers are measured, so they
+are only as good as the run that made them.
+
+{runs_table}
+
+## The seminar deck
+
+<a href="deck/index.html">The seminar deck</a>, built in the same profile: reveal.js, no network needed;
+`S` opens the speaker view.
+
+## Student versions
+
+The same notebooks with the exercise solutions replaced by `raise NotImplementedError`:
+
+{downloads}
+
+```{{toctree}}
+:hidden:
+:caption: Notebooks
+
+{pages}
+```
+"""
+
+
+def title(nb: object) -> str | None:
+    """The notebook's title: its first level-1 heading, without the ``#``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return None
+
+
+def runs_table(records: dict[str, runs.RunRecord], titles: dict[str, str | None]) -> str:
+    """A Markdown table of every page's run: notebook (by its title), profile, date, wall time, data."""
+    rows = ["| notebook | profile | date | wall time | data |", "|---|---|---|---|---|"]
+    for name, record in records.items():
+        link = f"[{titles.get(name) or Path(name).stem}]({PAGES}/{name})"
+        rows.append(f"| {link} | {record.profile} | {record.date[:10]} | {record.seconds:.0f} s | "
+                    f"{'; '.join(record.data) or '—'} |")
+    machines = sorted({f"{r.machine}; device {r.device}; {r.software}" for r in records.values()})
+    return "\n".join(rows) + "\n\nMachine: " + " / ".join(machines) + "."
+
+
+def _is_progress(output: dict) -> bool:
+    data = output.get("data", {})
+    if "application/vnd.jupyter.widget-view+json" in data:
+        return bool(_PROGRESS.search(str(data.get("text/plain", ""))))
+    return output.get("output_type") == "stream" and output.get("name") == "stderr" and bool(
+        _TQDM_TEXT.search(str(output.get("text", ""))))
+
+
+def _widget_note() -> object:
+    from nbformat.v4 import new_output
+
+    text = ("*An interactive widget is here: it needs a running kernel. Open the notebook in JupyterLab or "
+            "Colab to move its sliders.*")
+    return new_output("display_data", data={"text/markdown": text, "text/plain": text})
+
+
+def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> object:
+    """The page for the executed notebook ``nb`` (a copy): a box after its title saying how it was made
+    and where to get it (this notebook, its student version when ``student``, Colab when ``colab`` is
+    the repository's Colab prefix); the Colab set-up cell hidden; progress bars dropped; interactive
+    widgets replaced by a line that says so.
+
+    Raises:
+        SiteError: ``nb`` has no run record, or an output is an error.
+    """
+    import nbformat
+
+    page = nbformat.from_dict(json.loads(json.dumps(nb)))
+    record = runs.record_of(page)
+    if record is None:
+        raise SiteError(f"{name} has no run record: execute it with `sgt-course run` or `sgt-course site`")
+    page.metadata.pop("widgets", None)
+    for cell in page.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source.startswith(COLAB_SETUP):  # installs the course on Colab; nothing for a reader
+            cell.metadata.setdefault("tags", []).append("remove-cell")
+        kept = []
+        for output in cell.outputs:
+            if output.get("output_type") == "error":
+                raise SiteError(f"{name}: a cell's output is an error ({output.get('ename')}: {output.get('evalue')})")
+            if _is_progress(output):
+                continue
+            kept.append(_widget_note() if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+                        else output)
+        cell.outputs = kept
+    links = [f"{{download}}`this notebook, executed <{name}>`"]
+    if student:
+        links.append(f"{{download}}`the student version <../{DOWNLOADS}/{STUDENT_FOLDER}/{name}>`")
+    if colab:
+        folder = f"notebooks/{STUDENT_FOLDER}" if student else "notebooks"
+        links.append(f"[open {'the student version ' if student else ''}in Colab]({colab}{folder}/{name})")
+    box = nbformat.v4.new_markdown_cell(f"```{{admonition}} How this page was made\n:class: note run-record\n"
+                                        f"{record.summary()}\n\n{' · '.join(links)}\n```")
+    title = next((i for i, c in enumerate(page.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), None)
+    if title is None:
+        page.cells.insert(0, box)
+    else:
+        heading, _, rest = page.cells[title].source.partition("\n")
+        page.cells[title].source = heading
+        after = [nbformat.v4.new_markdown_cell(rest.strip("\n"))] if rest.strip() else []
+        page.cells[title + 1:title + 1] = [box, *after]
+    return page
+
+
+def _stage_deck(profile: str, deck: Path | None, target: Path, stamp: Path, timeout: int,
+                say: Callable[[str], None]) -> None:
+    """Put the seminar deck in ``target``: a copy of the folder ``deck`` when given, else the deck built
+    in ``profile``, kept there and rebuilt when ``slides/deck.py`` or the profile change (``stamp``)."""
+    if deck is not None:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(deck, target)
+        return
+    from sgt_course.tools import slides
+
+    source = repo_root() / "slides" / "deck.py"
+    key = hashlib.sha256(source.read_bytes() + profile.encode()).hexdigest()
+    if (target / "index.html").is_file() and stamp.is_file() and stamp.read_text() == key:
+        say(f"  deck: reused ({target})")
+        return
+    say("  deck: building it (its cells run in a fresh kernel) ...")
+    shutil.rmtree(target, ignore_errors=True)
+    built = slides.build(source, target, profile=profile, timeout=timeout)
+    stamp.write_text(key)
+    say(f"  deck: {built.slides} slides, {built.figures} figures, {built.seconds:.1f} s")
+
+
+def _mathjax() -> Path:
+    from sgt_course.tools.slides import asset_sources
+
+    return asset_sources()["mathjax"]
+
+
+def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path | None = None,
+          fresh: bool = False, timeout: int = 1800, say: Callable[[str], None] = print) -> Site:
+    """Build the website of the course's notebooks executed in ``profile`` into ``output``.
+
+    Args:
+        profile: the run profile of every page (``"ci"``, ``"cpu"``, ``"gpu"``).
+        output: the folder for the HTML (``index.html`` and the rest); created when missing.
+        executed: the folder of executed notebooks reused when their code and profile match, and where
+            notebooks executed now are saved (``runs/<profile>/`` is ``sgt-course run``'s).
+        work: the folder for the staged Sphinx source and Sphinx's cache (``runs/site-<profile>/`` for the
+            command); neither inside ``output`` nor holding it.
+        deck: an already built deck folder to link; default: build ``slides/deck.py`` in ``profile``.
+        fresh: execute every notebook even where a matching executed copy exists.
+        timeout: seconds allowed per cell.
+        say: where progress lines go.
+
+    Raises:
+        SiteError: a notebook failed (all are tried first), or Sphinx reported an error.
+    """
+    import nbformat
+    from sphinx.application import Sphinx
+    from sphinx.util.console import nocolor
+
+    start, root = time.perf_counter(), repo_root()
+    output, work = output.resolve(), work.resolve()
+    if output == work or output in work.parents or work in output.parents:
+        raise SiteError(f"the site ({output}) and its staging folder ({work}) must not hold one another")
+    source = work / "source"
+    notebooks = course_notebooks(root / "notebooks")
+    say(f"Building the site in the {profile!r} profile from {len(notebooks)} notebooks into {output}/")
+    site = Site(output / "index.html", source, [])
+    records, titles, failures, readme = {}, {}, [], (root / "README.md").read_text(encoding="utf-8")
+    colab = colab_prefix(readme)
+    for path in notebooks:
+        wanted = nbformat.read(path, as_version=4)
+        nb = None if fresh else runs.reusable(executed / path.name, wanted, profile)
+        if nb is None:
+            say(f"  {path.name}: executing ...")
+            result = execute(path, executed / path.name, profile=profile, timeout=timeout, backend=INLINE_BACKEND)
+            site.executed.append(path.name)
+            if result.error:
+                failures.append(f"{path.name}: {result.error}")
+                continue
+            nb = runs.reusable(executed / path.name, wanted, profile)
+        record = runs.record_of(nb)
+        say(f"  {path.name}: {'executed' if path.name in site.executed else 'reused'} "
+            f"({record.executor}, {record.date[:10]}, {record.seconds:.0f} s)")
+        if record.library != runs.library_fingerprint():
+            site.stale.append(path.name)
+        records[path.name], titles[path.name] = record, title(wanted)
+        page = web_page(nb, path.name, student=(root / "notebooks" / STUDENT_FOLDER / path.name).is_file(), colab=colab)
+        (source / PAGES).mkdir(parents=True, exist_ok=True)
+        nbformat.write(page, source / PAGES / path.name)
+    if failures:
+        raise SiteError("notebooks failed, so the site was not built:\n  " + "\n  ".join(failures))
+    if site.stale:
+        say(f"  note: {', '.join(site.stale)} ran with another version of the sgt_course library; "
+            "`sgt-course site --fresh` executes them again")
+
+    students = sorted(p.name for p in (root / "notebooks" / STUDENT_FOLDER).glob("*.ipynb"))
+    shutil.copytree(root / "notebooks" / STUDENT_FOLDER, source / DOWNLOADS / STUDENT_FOLDER, dirs_exist_ok=True)
+    front = front_page(readme, runs_table(records, titles), [p.name for p in notebooks], students)
+    (source / "index.md").write_text(front, encoding="utf-8")
+    shutil.copytree(TEMPLATE, source, dirs_exist_ok=True)
+    shutil.copytree(_mathjax(), source / "_static" / "mathjax", dirs_exist_ok=True)
+    (source / "site.json").write_text(json.dumps({"profile": profile, "colab": colab}))
+    _stage_deck(profile, deck, source / EXTRA / "deck", work / "deck.stamp", timeout, say)
+
+    say("  sphinx: writing the pages ...")
+    nocolor()
+    warnings = io.StringIO()
+    app = Sphinx(str(source), str(source), str(output), str(work / "doctrees"), "html",
+                 status=None, warning=warnings, freshenv=fresh)
+    app.build()
+    site.warnings = [line for line in warnings.getvalue().splitlines() if line.strip()]
+    if app.statuscode:
+        raise SiteError("Sphinx failed:\n" + "\n".join(site.warnings))
+    site.pages = [output / PAGES / f"{p.stem}.html" for p in notebooks]
+    site.seconds = time.perf_counter() - start
+    say(f"wrote {site.index}: {len(site.pages)} notebook pages in {site.seconds:.1f} s "
+        f"({len(site.executed)} executed, {len(notebooks) - len(site.executed)} reused, "
+        f"{len(site.warnings)} Sphinx warnings)")
+    return site

