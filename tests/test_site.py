@@ -48,6 +48,7 @@ def test_a_page_drops_progress_bars_names_widgets_and_says_how_it_was_made():
     assert "Executed in the ci profile" in box and "MNIST-5k" in box and "2 cores" in box and "3 s" in box
     assert "<../downloads/student/01_maps.ipynb>" in box and f"({COLAB}notebooks/student/01_maps.ipynb)" in box
     assert page.cells[4].outputs == [new_output("stream", name="stdout", text="accuracy 93.8 %\n")]
+    assert site.stderr_text(page) == [] and site.stderr_text(nb) == ["100%|██████████| 3/3 [00:01<00:00,  2.9it/s]"]
     assert "interactive widget" in page.cells[5].outputs[0]["data"]["text/markdown"]
     assert page.cells[0].metadata["tags"] == ["remove-cell"]  # the Colab set-up is not shown
     assert "widgets" not in page.metadata and len(nb.cells) == 4  # the executed notebook is left as it was

@@ -60,6 +60,8 @@ class Site:
         pages: the notebook pages, ``<output>/notebooks/NN_name.html``, in course order.
         executed: notebooks executed for this build (the others were reused).
         stale: reused notebooks whose run used another version of the ``sgt_course`` library.
+        stderr: what each page shows from standard error (warnings, mostly), by notebook; progress bars
+            are not counted. Empty for a clean course.
         warnings: what Sphinx warned about (empty for a clean build).
         seconds: the build's wall time, executions included.
     """
@@ -69,6 +71,7 @@ class Site:
     pages: list[Path]
     executed: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    stderr: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -154,6 +157,12 @@ def _widget_note() -> object:
     text = ("*An interactive widget is here: it needs a running kernel. Open the notebook in JupyterLab or "
             "Colab to move its sliders.*")
     return new_output("display_data", data={"text/markdown": text, "text/plain": text})
+
+
+def stderr_text(nb: object) -> list[str]:
+    """What the code cells of ``nb`` wrote to standard error, one entry per output."""
+    return [str(o.get("text", "")).strip() for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"]
 
 
 def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> object:
@@ -284,6 +293,9 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
             site.stale.append(path.name)
         records[path.name], titles[path.name] = record, title(wanted)
         page = web_page(nb, path.name, student=(root / "notebooks" / STUDENT_FOLDER / path.name).is_file(), colab=colab)
+        if stderr_text(page):
+            site.stderr[path.name] = stderr_text(page)
+            say(f"  {path.name} wrote to stderr: {site.stderr[path.name][0][:200]}")
         (source / PAGES).mkdir(parents=True, exist_ok=True)
         nbformat.write(page, source / PAGES / path.name)
     if failures:
@@ -314,5 +326,5 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
     site.seconds = time.perf_counter() - start
     say(f"wrote {site.index}: {len(site.pages)} notebook pages in {site.seconds:.1f} s "
         f"({len(site.executed)} executed, {len(notebooks) - len(site.executed)} reused, "
-        f"{len(site.warnings)} Sphinx warnings)")
+        f"{len(site.warnings)} Sphinx warnings, {sum(map(len, site.stderr.values()))} stderr outputs)")
     return site
