@@ -88,3 +88,26 @@ def test_the_front_page_is_the_readme_course_map_with_no_image_from_another_site
 def test_the_colab_prefix_comes_from_the_readme_badges():
     assert site.colab_prefix(README) == "https://colab.research.google.com/github/sgt-course/sgt-course/blob/main/"
     assert site.colab_prefix("no badges") is None
+
+
+def test_the_site_command_builds_from_runs_of_its_profile_and_reports_a_failure(monkeypatch, tmp_path, capsys):
+    from sgt_course.tools import cli
+
+    calls = []
+
+    def fake_build(profile, output, **options):
+        calls.append((profile, output, options))
+        if len(calls) > 1:
+            raise site.SiteError("notebooks failed, so the site was not built:\n  02.ipynb: ValueError")
+        return site.Site(output / "index.html", tmp_path, [], warnings=["a warning"])
+
+    monkeypatch.setattr(site, "build", fake_build)
+    assert cli.main(["site", "--profile", "ci", "--output", str(tmp_path / "out")]) == 0
+    profile, output, options = calls[0]
+    root = repo_root()
+    assert (profile, output) == ("ci", tmp_path / "out")
+    assert options["executed"] == root / "runs" / "ci" and options["work"] == root / "runs" / "site-ci"
+    assert options["fresh"] is False and "a warning" in capsys.readouterr().out
+    assert cli.main(["site", "--profile", "cpu", "--fresh"]) == 1
+    assert calls[1][0] == "cpu" and calls[1][1] == root / "site" and calls[1][2]["fresh"] is True
+    assert "02.ipynb: ValueError" in capsys.readouterr().err

@@ -243,7 +243,7 @@ def _mathjax() -> Path:
 
 
 def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path | None = None,
-          fresh: bool = False, timeout: int = 1800, say: Callable[[str], None] = print) -> Site:
+          fresh: bool = False, timeout: int = 1800, say: Callable[[str], None] | None = None) -> Site:
     """Build the website of the course's notebooks executed in ``profile`` into ``output``.
 
     Args:
@@ -256,7 +256,7 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
         deck: an already built deck folder to link; default: build ``slides/deck.py`` in ``profile``.
         fresh: execute every notebook even where a matching executed copy exists.
         timeout: seconds allowed per cell.
-        say: where progress lines go.
+        say: where progress lines go (default: printed at once, also into a pipe or a log file).
 
     Raises:
         SiteError: a notebook failed (all are tried first), or Sphinx reported an error.
@@ -265,6 +265,7 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
     from sphinx.application import Sphinx
     from sphinx.util.console import nocolor
 
+    say = say or (lambda line: print(line, flush=True))
     start, root = time.perf_counter(), repo_root()
     output, work = output.resolve(), work.resolve()
     if output == work or output in work.parents or work in output.parents:
