@@ -1,7 +1,13 @@
-"""nbval's kernels draw figures inline, as a student's do, and what nbval computed is kept: with
-$SGT_COURSE_EXECUTED set (``sgt-course test`` sets it), every notebook nbval runs is written there with
-its outputs and its run record (:mod:`sgt_course.tools.executed`), so the course website is built from
-this run instead of executing the notebooks a second time."""
+"""How nbval runs the course's notebooks:
+
+- its kernels draw figures inline, as a student's do;
+- a cell that runs for most of its timeout leaves the Python stacks of the kernel and of pytest in a
+  file, which the failing cell's report names (:class:`~sgt_course.tools.notebook_tools.StackDump`):
+  what a hung kernel was waiting for;
+- with $SGT_COURSE_EXECUTED set (``sgt-course test`` sets it), every notebook nbval runs is written
+  there with its outputs and its run record (:mod:`sgt_course.tools.executed`), so the course website
+  is built from this run instead of executing the notebooks a second time.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +20,17 @@ from queue import Empty
 import pytest
 
 from sgt_course.tools import executed
-from sgt_course.tools.notebook_tools import INLINE_BACKEND
+from sgt_course.tools.notebook_tools import INLINE_BACKEND, StackDump
 
 EXECUTED_ENV = "SGT_COURSE_EXECUTED"
 _BACKEND = os.environ.get("MPLBACKEND")
 _started: dict[str, float] = {}
+_dumps: dict[str, StackDump] = {}
 
 
-def _kernel_facts(kernel: object, timeout: float = 60.0) -> dict[str, object]:
-    """Run :data:`executed.PROBE` in nbval's kernel (after the notebook's last cell) and read its output."""
-    msg_id = kernel.execute_cell_input(executed.PROBE, allow_stdin=False)
+def _run_in_kernel(kernel: object, code: str, timeout: float = 60.0) -> list[dict]:
+    """Run ``code`` in nbval's kernel, outside the notebook's history; return what it printed."""
+    msg_id = kernel.execute_cell_input(code, allow_stdin=False)
     outputs = []
     try:
         while True:
@@ -33,10 +40,20 @@ def _kernel_facts(kernel: object, timeout: float = 60.0) -> dict[str, object]:
             if msg["msg_type"] == "stream":
                 outputs.append({"output_type": "stream", "text": msg["content"]["text"]})
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
+                return outputs
     except Empty:
-        return {}
-    return executed.probe_facts(outputs)
+        return outputs
+
+
+def _stack_dump(item: pytest.Item) -> StackDump | None:
+    """The notebook's :class:`StackDump`, made (and its handler registered in the kernel) at its first cell."""
+    key, kernel = str(item.parent.path), item.parent.kernel
+    if key not in _dumps and kernel is not None and kernel.is_alive():
+        dump = StackDump(item.config.option.nbval_cell_timeout).__enter__()
+        if dump.enabled:
+            _run_in_kernel(kernel, dump.register)
+        _dumps[key] = dump
+    return _dumps.get(key)
 
 
 def _quiet(cell: object) -> bool:
@@ -58,6 +75,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _started.setdefault(str(item.parent.path), time.perf_counter())
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    dump = _stack_dump(item) if hasattr(item, "cell") else None
+    if dump is not None:
+        dump.arm(item.parent.kernel, item.cell_num)
+    yield
+    if dump is not None:
+        dump.disarm()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    dump = _dumps.get(str(item.parent.path)) if hasattr(item, "cell") else None
+    report = outcome.get_result()
+    if dump is not None and dump.written and report.failed:
+        where = f"the Python stacks of the kernel and of pytest shortly before the timeout: {dump.path}"
+        report.sections.append(("stacks before the timeout", where))
+
+
 @pytest.hookimpl(tryfirst=True)  # before nbval stops the kernel with the notebook's last cell
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     if not hasattr(item, "cell"):
@@ -72,6 +109,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             _save(item.parent, Path(folder))
     if last:
         _started.pop(str(item.parent.path), None)
+        dump = _dumps.pop(str(item.parent.path), None)
+        if dump is not None:
+            dump.__exit__(None, None, None)  # the file goes unless stacks were written to it
         if _BACKEND is None:
             os.environ.pop("MPLBACKEND", None)
         else:
@@ -83,7 +123,8 @@ def _save(notebook: pytest.Collector, folder: Path) -> None:
     import nbformat
 
     kernel = notebook.kernel
-    facts = _kernel_facts(kernel) if kernel is not None and kernel.is_alive() else {}
+    alive = kernel is not None and kernel.is_alive()
+    facts = executed.probe_facts(_run_in_kernel(kernel, executed.PROBE)) if alive else {}
     outputs = [output for cell in notebook.nb.cells for output in cell.get("outputs", [])]
     failed = any(output.get("output_type") == "error" for output in outputs)
     seconds = time.perf_counter() - _started.get(str(notebook.path), time.perf_counter())

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -103,9 +105,11 @@ def test_nbval_runs_draw_inline_and_leave_executed_notebooks_with_their_records(
                              new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1]);")])
     nbformat.write(nb, folder / "nb.ipynb")
     env = dict(os.environ, SGT_COURSE_EXECUTED=str(tmp_path / "executed"), SGT_COURSE_PROFILE="ci", MPLBACKEND="Agg")
+    stacks = set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*"))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                           "--nbval-current-env", "nb.ipynb"], cwd=folder, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*")) == stacks  # no hang, no stack file left
     saved = nbformat.read(tmp_path / "executed" / "nb.ipynb", as_version=4)
     record = executed.record_of(saved)
     assert saved.cells[2].outputs[0]["text"] == "4\n" and saved.cells[2].execution_count == 2
@@ -115,3 +119,21 @@ def test_nbval_runs_draw_inline_and_leave_executed_notebooks_with_their_records(
     assert record.executor == "nbval" and record.profile == "ci" and record.error is None
     assert record.data == ["generated planted-patch images"] and record.seconds > 0
     assert executed.reusable(tmp_path / "executed" / "nb.ipynb", nb, "ci") is not None
+
+
+def test_an_nbval_cell_that_outlives_its_timeout_names_the_stacks_of_kernel_and_pytest(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(ROOT / "notebooks" / "conftest.py", folder / "conftest.py")
+    nb = new_notebook(cells=[new_code_cell("x = 1"),
+                             new_code_cell("def waiting_for_ever():\n    import time\n    time.sleep(60)\n\n"
+                                           "waiting_for_ever()")])
+    nbformat.write(nb, folder / "nb.ipynb")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                          "--nbval-current-env", "--nbval-cell-timeout=8", "nb.ipynb"], cwd=folder,
+                         env=dict(os.environ, SGT_COURSE_PROFILE="ci"), capture_output=True, text=True)
+    assert run.returncode == 1 and "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]
+    path = run.stdout.split("shortly before the timeout: ", 1)[1].split()[0]
+    kernel, client = Path(path).read_text().split("# this client")
+    assert "cell 1 still running" in kernel and "waiting_for_ever" in kernel, kernel
+    assert "pytest_runtest_call" in client or "runtest" in client, client

@@ -148,7 +148,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
 
     A cell that runs out of its ``timeout`` seconds fails its notebook, and shortly before that the
     Python stacks of the kernel and of this client are written to a file that the error names
-    (:class:`_StackDump`): what a hung kernel, or a client that stopped listening, was doing.
+    (:class:`StackDump`): what a hung kernel, or a client that stopped listening, was doing.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -161,7 +161,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
         env["SGT_COURSE_PROFILE"] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
     start, error = time.perf_counter(), None
-    with _kernel_config() as config, _StackDump(timeout) as dump:
+    with _kernel_config() as config, StackDump(timeout) as dump:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                                 config=config, extra_arguments=dump.kernel_arguments,
                                 on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
@@ -179,11 +179,12 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     return time.perf_counter() - start, error
 
 
-class _StackDump:
+class StackDump:
     """Writes the Python stacks of a kernel and of this client to a file when a cell has run for most of
-    its timeout. The kernel registers a faulthandler for SIGUSR1 at start (``kernel_arguments``), which
-    dumps every thread even while it waits in C; this process dumps its own threads. POSIX only: where
-    there is no SIGUSR1 nothing is armed."""
+    its timeout. The kernel registers a faulthandler for SIGUSR1 at start (``kernel_arguments``, or
+    ``register`` run in it), which dumps every thread even while it waits in C; this process dumps its
+    own threads. ``arm`` takes anything with the kernel's manager as ``.km`` (an nbclient client, an
+    nbval kernel). POSIX only: where there is no SIGUSR1 nothing is armed."""
 
     def __init__(self, timeout: int) -> None:
         self.delay = max(1.0, timeout - min(5.0, timeout / 4))  # the dump takes about a second
@@ -191,11 +192,12 @@ class _StackDump:
         handle, name = tempfile.mkstemp(prefix="sgt-course-stacks-", suffix=".txt")
         os.close(handle)
         self.path, self.written, self._timer = Path(name), False, None
-        register = (f"__import__('faulthandler').register(__import__('signal').SIGUSR1, "
-                    f"file=open({str(self.path)!r}, 'a'), all_threads=True)")
-        self.kernel_arguments = [f"--IPKernelApp.exec_lines={register}"] if self.enabled else []
+        #: Python for a running kernel that did not get ``kernel_arguments`` (nbval's): registers the handler.
+        self.register = (f"__import__('faulthandler').register(__import__('signal').SIGUSR1, "
+                         f"file=open({str(self.path)!r}, 'a'), all_threads=True)")
+        self.kernel_arguments = [f"--IPKernelApp.exec_lines={self.register}"] if self.enabled else []
 
-    def __enter__(self) -> _StackDump:
+    def __enter__(self) -> StackDump:
         return self
 
     def __exit__(self, *exc: object) -> None:
