@@ -10,6 +10,7 @@ typeset, the box saying how it was made, and no error and no warning among its o
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -19,6 +20,9 @@ from e2e.conftest import WatchedPage, ink_fraction
 from sgt_course.tools import site
 
 MATHJAX_DONE = "!window.MathJax || (MathJax.Hub && MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
+WIDGET_NOTES = ("Array.from(document.querySelectorAll('.cell_output'))"
+                ".filter(o => o.innerText.includes('needs a running kernel')).length")
+_EXPLORER = re.compile(r"^\w+_explorer\(", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +33,15 @@ def built(tmp_path_factory: pytest.TempPathFactory, deck: object) -> site.Site:
                       timeout=600)
 
 
-def _figures(built: site.Site, page: Path) -> int:
-    """The figures of the notebook behind ``page``, counted in the staged notebook Sphinx rendered."""
-    staged = built.source / site.PAGES / f"{page.stem}.ipynb"
-    nb = nbformat.read(staged, as_version=4)
-    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+def _expected(built: site.Site, page: Path) -> dict[str, int]:
+    """What the page of the notebook behind ``page`` must show, counted in the staged notebook that Sphinx
+    rendered: its figures, its Markdown tables, and its explorers (one widget each; progress bars are
+    widgets too, and must not be shown)."""
+    nb = nbformat.read(built.source / site.PAGES / f"{page.stem}.ipynb", as_version=4)
+    outputs = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    return {"figures": sum("image/png" in data for data in outputs),
+            "tables": sum("\n|---" in str(data.get("text/markdown", "")) for data in outputs),
+            "widgets": sum(bool(_EXPLORER.search(c.source)) for c in nb.cells if c.cell_type == "code")}
 
 
 def test_the_site_has_a_page_per_notebook_and_sphinx_had_nothing_to_say(built: site.Site) -> None:
@@ -65,10 +73,17 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
                 todo.append(link)
         if not name.startswith(site.PAGES + "/"):
             continue
+        expected = _expected(built, Path(name))
         images = page.evaluate("Array.from(document.querySelectorAll('.cell_output img'), i => i.naturalWidth)")
-        if len(images) != _figures(built, Path(name)) or 0 in images:
+        if len(images) != expected["figures"] or 0 in images:
             problems.append(f"{name}: {len(images)} figures shown ({images.count(0)} broken), "
-                            f"{_figures(built, Path(name))} in the notebook")
+                            f"{expected['figures']} in the notebook")
+        tables = page.evaluate("document.querySelectorAll('.cell_output table').length")
+        if tables < expected["tables"]:
+            problems.append(f"{name}: {tables} tables shown, {expected['tables']} Markdown tables in the outputs")
+        notes = page.evaluate(WIDGET_NOTES)
+        if notes != expected["widgets"]:
+            problems.append(f"{name}: {notes} widget notes for {expected['widgets']} explorers")
         maths = page.evaluate("document.querySelectorAll('.math.notranslate').length")
         done = page.evaluate("document.querySelectorAll('.math.notranslate script[type^=\"math/tex\"]').length")
         failed = page.evaluate("document.querySelectorAll('.MathJax_Error, .MathJax .merror').length")

@@ -42,8 +42,9 @@ PAGES, DOWNLOADS, EXTRA = "notebooks", "downloads", "extra"
 COLAB_SETUP = "# Colab set-up:"
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
 _COLAB = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*?/blob/[^/)\s]+/")
-_PROGRESS = re.compile(r"(FloatProgress|IntProgress)\(")
-_TQDM_TEXT = re.compile(r"\d+%\|.*\|.*(it/s|s/it|\?it/s)")
+#: A tqdm bar as text ("training:  40%|####      | 2/5 [00:01<00:01,  2.9it/s]"): what a progress widget
+#: leaves as its plain-text form, and what tqdm writes to stderr without widgets.
+_TQDM = re.compile(r"\d+%\|.*\| *[\d.]+[kMG]?/[\d.?]+[kMG]?")
 
 
 class SiteError(RuntimeError):
@@ -146,9 +147,9 @@ def runs_table(records: dict[str, runs.RunRecord], titles: dict[str, str | None]
 def _is_progress(output: dict) -> bool:
     data = output.get("data", {})
     if "application/vnd.jupyter.widget-view+json" in data:
-        return bool(_PROGRESS.search(str(data.get("text/plain", ""))))
+        return bool(_TQDM.search(str(data.get("text/plain", ""))))
     return output.get("output_type") == "stream" and output.get("name") == "stderr" and bool(
-        _TQDM_TEXT.search(str(output.get("text", ""))))
+        _TQDM.search(str(output.get("text", ""))))
 
 
 def _widget_note() -> object:

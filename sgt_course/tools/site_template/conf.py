@@ -15,6 +15,7 @@ exclude_patterns = ["downloads/**", "extra/**", "site.json"]
 nb_execution_mode = "off"
 nb_output_stderr = "show"
 nb_merge_streams = True
+nb_render_markdown_format = "myst"  # Markdown a cell displays (the removal study's table) as MyST: tables, math
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
