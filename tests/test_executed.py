@@ -94,20 +94,26 @@ def test_sgt_course_run_saves_a_notebook_with_its_run_record(tmp_path):
     assert executed.reusable(tmp_path / "out" / "nb.ipynb", nbformat.read(source, as_version=4), "ci") is not None
 
 
-def test_nbval_runs_draw_inline_and_leave_executed_notebooks_with_their_records(tmp_path):
+def _nbval(tmp_path: Path, nb: object, *options: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``nb`` under nbval (``sgt-course test``'s options plus ``options``) with the course's
+    notebooks/conftest.py, in the ci profile with ``env`` added to the environment."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
     shutil.copy(ROOT / "notebooks" / "conftest.py", folder / "conftest.py")
+    nbformat.write(nb, folder / "nb.ipynb")
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", *options, "nb.ipynb"], cwd=folder, capture_output=True, text=True,
+                          env=dict(os.environ, SGT_COURSE_PROFILE="ci", **env))
+
+
+def test_nbval_runs_draw_inline_and_leave_executed_notebooks_with_their_records(tmp_path):
     nb = new_notebook(cells=[new_markdown_cell("# T"),
                              new_code_cell("from sgt_course.data import make_planted_patches\n"
                                            "train = make_planted_patches(4, seed=0)"),
                              new_code_cell("print(len(train))"),
                              new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1]);")])
-    nbformat.write(nb, folder / "nb.ipynb")
-    env = dict(os.environ, SGT_COURSE_EXECUTED=str(tmp_path / "executed"), SGT_COURSE_PROFILE="ci", MPLBACKEND="Agg")
     stacks = set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*"))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                          "--nbval-current-env", "nb.ipynb"], cwd=folder, env=env, capture_output=True, text=True)
+    run = _nbval(tmp_path, nb, SGT_COURSE_EXECUTED=str(tmp_path / "executed"), MPLBACKEND="Agg")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*")) == stacks  # no hang, no stack file left
     saved = nbformat.read(tmp_path / "executed" / "nb.ipynb", as_version=4)
@@ -122,16 +128,10 @@ def test_nbval_runs_draw_inline_and_leave_executed_notebooks_with_their_records(
 
 
 def test_an_nbval_cell_that_outlives_its_timeout_names_the_stacks_of_kernel_and_pytest(tmp_path):
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    shutil.copy(ROOT / "notebooks" / "conftest.py", folder / "conftest.py")
     nb = new_notebook(cells=[new_code_cell("x = 1"),
                              new_code_cell("def waiting_for_ever():\n    import time\n    time.sleep(60)\n\n"
                                            "waiting_for_ever()")])
-    nbformat.write(nb, folder / "nb.ipynb")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                          "--nbval-current-env", "--nbval-cell-timeout=8", "nb.ipynb"], cwd=folder,
-                         env=dict(os.environ, SGT_COURSE_PROFILE="ci"), capture_output=True, text=True)
+    run = _nbval(tmp_path, nb, "--nbval-cell-timeout=8")
     assert run.returncode == 1 and "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]
     path = run.stdout.split("shortly before the timeout: ", 1)[1].split()[0]
     kernel, client = Path(path).read_text().split("# this client")
