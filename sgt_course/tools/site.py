@@ -276,7 +276,7 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
     say(f"Building the site in the {profile!r} profile from {len(notebooks)} notebooks into {output}/")
     site = Site(output / "index.html", source, [])
     records, titles, failures, readme = {}, {}, [], (root / "README.md").read_text(encoding="utf-8")
-    colab = colab_prefix(readme)
+    colab, library = colab_prefix(readme), runs.library_fingerprint()
     for path in notebooks:
         wanted = nbformat.read(path, as_version=4)
         nb = None if fresh else runs.reusable(executed / path.name, wanted, profile)
@@ -291,13 +291,14 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
         record = runs.record_of(nb)
         say(f"  {path.name}: {'executed' if path.name in site.executed else 'reused'} "
             f"({record.executor}, {record.date[:10]}, {record.seconds:.0f} s)")
-        if record.library != runs.library_fingerprint():
+        if record.library != library:
             site.stale.append(path.name)
         records[path.name], titles[path.name] = record, title(wanted)
         page = web_page(nb, path.name, student=(root / "notebooks" / STUDENT_FOLDER / path.name).is_file(), colab=colab)
-        if stderr_text(page):
-            site.stderr[path.name] = stderr_text(page)
-            say(f"  {path.name} wrote to stderr: {site.stderr[path.name][0][:200]}")
+        stderr = stderr_text(page)
+        if stderr:
+            site.stderr[path.name] = stderr
+            say(f"  {path.name} wrote to stderr: {stderr[0][:200]}")
         (source / PAGES).mkdir(parents=True, exist_ok=True)
         nbformat.write(page, source / PAGES / path.name)
     if failures:
@@ -312,7 +313,7 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
     (source / "index.md").write_text(front, encoding="utf-8")
     shutil.copytree(TEMPLATE, source, dirs_exist_ok=True)
     shutil.copytree(_mathjax(), source / "_static" / "mathjax", dirs_exist_ok=True)
-    (source / "site.json").write_text(json.dumps({"profile": profile, "colab": colab}))
+    (source / "site.json").write_text(json.dumps({"profile": profile}))
     _stage_deck(profile, deck, source / EXTRA / "deck", work / "deck.stamp", timeout, say)
 
     say("  sphinx: writing the pages ...")

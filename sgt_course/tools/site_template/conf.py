@@ -1,5 +1,5 @@
 """Sphinx configuration of the course website, staged beside the pages by :mod:`sgt_course.tools.site`,
-which writes ``site.json`` (the run profile and the repository's Colab prefix) next to it."""
+which writes ``site.json`` (the run profile of the pages) next to it."""
 
 import json
 from pathlib import Path
