@@ -58,9 +58,9 @@ if "google.colab" in sys.modules:
 # %%
 import torch
 
-from sgt_course import runtime
+from sgt_course import recipes, runtime
 
-profile = runtime.get_profile()
+profile = recipes.get_profile()
 device = runtime.get_device()
 generator = runtime.seed_everything(0)
 print(runtime.describe(profile, device))
@@ -154,6 +154,6 @@ assert accuracy > 0.90, f"test accuracy {accuracy:.1%} is lower than this course
 #
 # ## Summary
 #
-# - The run profile (`runtime.get_profile()`) sizes everything; set `SGT_COURSE_PROFILE` to change it.
+# - The run profile (`recipes.get_profile()`) sizes everything; set `SGT_COURSE_PROFILE` to change it.
 # - Images are tensors in [0, 1]; models normalize inside themselves.
 # - A training regime is a loss function; `fit` trains any of them and `load_or_train` caches the result.

@@ -44,6 +44,7 @@ import torch
 
 from sgt_course import runtime
 from sgt_course.experiments import image_data, image_model
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.training import evaluate
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
@@ -206,7 +207,7 @@ assert min(final["Input×Gradient"], final["Integrated Gradients"]) > max(final[
 # %%
 from sgt_course.experiments import robust_model
 
-guided = {"SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0)[0],
+guided = {"SGT": image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)[0],
           "ASGT": robust_model(profile, "ASGT", train, test)[0]}
 guided_curves = {}
 for m in ("gradient", "smoothgrad"):

@@ -45,11 +45,12 @@ import torch
 
 from sgt_course import runtime
 from sgt_course.experiments import image_data, image_model
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.training import evaluate
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 train, test = image_data(profile, device)
-K, LAM = 0.5, 1.0  # the paper's MNIST settings: mask half the pixels, λ = 1
+K, LAM = PAPER_SGT.k, PAPER_SGT.lam  # the paper's MNIST settings: mask half the pixels, λ = 1
 
 # %% [markdown]
 # ## 1 · Algorithm 1, line by line
@@ -111,13 +112,13 @@ assert accuracy["SGT"] >= accuracy["standard"] - 0.02, accuracy
 # %%
 from sgt_course import saliency
 from sgt_course.plots import saliency_grid
+from sgt_course.removal import FIGURE3_METHODS
 
-METHODS = ["gradient", "integrated_gradients", "smoothgrad"]
 xs, ys = test.x[:5], test.y[:5]
 maps = {}
-for m in METHODS:
+for m in FIGURE3_METHODS:
     for name, model in (("standard", standard), ("SGT", sgt)):
-        kwargs = {"generator": torch.Generator().manual_seed(0)} if m == "smoothgrad" else {}
+        kwargs = {"generator": torch.Generator().manual_seed(0)} if saliency.METHODS[m].random else {}
         maps[f"{saliency.label(m)}\n{name}"] = saliency.attribute(m, model, xs, ys, **kwargs)
 saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standard vs SGT");
 
@@ -127,7 +128,7 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standar
 # Rank each test image's pixels by a saliency method, remove the top $d\%$, and measure accuracy
 # *without retraining*. If the map ranked the decisive pixels first, accuracy falls fast. A random
 # ranking is the reference. We compute it as the authors' removal script does
-# (`removal_study.REMOVAL_SETTINGS["authors"]`, from their `Scripts/Helper.py`):
+# (`removal.REMOVAL_SETTINGS["authors"]`, from their `Scripts/Helper.py`):
 #
 # - a removed pixel takes the image's **background** value, its top-left pixel (0 on MNIST digits). Their
 #   script reads the fill from an argument its parser does not define; of the fills their code offers,
@@ -136,14 +137,16 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standar
 # - SmoothGrad is Captum's **squared** variant (the mean of squared gradients over 5 noisy copies).
 
 # %%
-from sgt_course.plots import removal_panels
-from sgt_course.removal_study import figure3_curves
+from sgt_course.plots import figure3_panels
+from sgt_course.removal import figure3_curves
 
 xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
 curves = figure3_curves({"standard": standard, "SGT": sgt}, xe, ye, "authors")
-removal_panels(curves, title="accuracy as the most salient pixels are removed (the authors' settings)");
-for method, by_model in curves.items():
-    print(f"{method:<22}" + "  ".join(f"{name}: {curve.at(0.5):.1%}" for name, curve in by_model.items()) + "  (at 50% removed)")
+figure3_panels(curves, title="accuracy as the most salient pixels are removed (the authors' settings)");
+for method in curves.methods:
+    cells = [f"{name}: {curves.curve(name, method).at(0.5):.1%}" for name in curves.models]
+    cells += [f"{name}, random ranking: {curves.random(name).at(0.5):.1%}" for name in curves.models]
+    print(f"{saliency.label(method):<22}" + "  ".join(cells) + "  (at 50% removed)")
 
 # %%
 # The paper's second claim: ranked by their own saliency, the SGT model loses accuracy faster.
@@ -157,8 +160,8 @@ for method, by_model in curves.items():
 # standard: -3.5 / -2.3 / +3.5 points). So the claim is not asserted. What held on every seed in both
 # profiles, and is asserted with half the smallest margin: both models' gradient rankings remove far more
 # than a random ranking (by 37 to 77 points).
-at_half = {name: curve.at(0.5) for name, curve in curves["Gradient"].items()}
-ranking_gap = {name: at_half[f"{name}, random ranking"] - at_half[name] for name in ("standard", "SGT")}
+at_half = {name: curves.curve(name).at(0.5) for name in curves.models}
+ranking_gap = {name: curves.ranking_gap(name) for name in curves.models}
 print(f"gradient ranking, 50 % removed: SGT {at_half['SGT']:.1%}, standard {at_half['standard']:.1%} "
       f"(SGT minus standard {at_half['SGT'] - at_half['standard']:+.1%})")
 print(f"random minus gradient ranking: standard {ranking_gap['standard']:+.1%}, SGT {ranking_gap['SGT']:+.1%}")
@@ -171,15 +174,17 @@ assert min(ranking_gap.values()) > 0.18, ranking_gap
 # (`REMOVAL_SETTINGS["course"]`). The same models, the same images, the course's settings:
 
 # %%
+from IPython.display import Markdown, display
+
+from sgt_course.tables import markdown_table
+
 course_curves = figure3_curves({"standard": standard, "SGT": sgt}, xe, ye, "course")
-print(f"{'50 % removed':<22}{'authors: standard':>18}{'SGT':>7}{'course: standard':>18}{'SGT':>7}")
-for method in curves:
-    cells = [f"{settings[name].at(0.5):.1%}" for settings in (curves[method], course_curves[method])
-             for name in ("standard", "SGT")]
-    print(f"{method:<22}{cells[0]:>18}{cells[1]:>7}{cells[2]:>18}{cells[3]:>7}")
-course_half = {name: curve.at(0.5) for name, curve in course_curves["Gradient"].items()}
-print(f"{'random ranking':<22}{at_half['standard, random ranking']:>18.1%}{at_half['SGT, random ranking']:>7.1%}"
-      f"{course_half['standard, random ranking']:>18.1%}{course_half['SGT, random ranking']:>7.1%}")
+both = (curves, course_curves)
+rows = [[saliency.label(method), *(f"{c.curve(name, method).at(0.5):.1%}" for c in both for name in c.models)]
+        for method in curves.methods]
+rows.append(["random ranking", *(f"{c.random(name).at(0.5):.1%}" for c in both for name in c.models)])
+header = ["50 % removed", "authors: standard", "authors: SGT", "course: standard", "course: SGT"]
+display(Markdown(markdown_table(header, rows)))
 
 # %%
 # Measured at 50 % removed with the course's settings, MNIST-5k, seeds 0-2:
@@ -191,10 +196,12 @@ print(f"{'random ranking':<22}{at_half['standard, random ranking']:>18.1%}{at_ha
 # 1. under the uniform fill random removal hurts SGT far less (by 25 to 59 points);
 # 2. only for SGT does the *ranking* matter: its gradient ranking removes 47 to 71 points more than a
 #    random ranking; the standard model's, -7 to +38. SGT's lead on this gap: 27 to 56 points.
-course_gap = {name: course_half[f"{name}, random ranking"] - course_half[name] for name in ("standard", "SGT")}
+course_gap = {name: course_curves.ranking_gap(name) for name in course_curves.models}
 print(f"course's settings, random minus gradient ranking at 50 % removed: standard {course_gap['standard']:+.1%}, "
       f"SGT {course_gap['SGT']:+.1%}")
-assert course_half["SGT, random ranking"] > course_half["standard, random ranking"] + 0.12, course_half
+course_half = {name: course_curves.curve(name).at(0.5) for name in course_curves.models}
+course_random = {name: course_curves.random(name).at(0.5) for name in course_curves.models}
+assert course_random["SGT"] > course_random["standard"] + 0.12, course_random
 assert course_gap["SGT"] > course_gap["standard"] + 0.13, course_gap
 
 # %% [markdown]
@@ -235,11 +242,9 @@ assert course_gap["SGT"] > course_gap["standard"] + 0.13, course_gap
 # The models of seed 0 are the ones above; the others are trained here (and cached).
 
 # %%
-from IPython.display import Markdown, display
-
-from sgt_course.metrics import spread
 from sgt_course.plots import gap_bars, removal_study_panels
-from sgt_course.removal_study import removal_study
+from sgt_course.removal import removal_study
+from sgt_course.stats import spread
 
 seed_models = {seed: {"standard": image_model(profile, "standard", train, test, seed=seed)[0],
                       "SGT": image_model(profile, "sgt", train, test, k=K, lam=LAM, seed=seed)[0]}
@@ -262,8 +267,8 @@ print("clean accuracy over the seeds: " + ", ".join(
 # What the measurements support, asserted with half the smallest margin measured on MNIST-5k over
 # seeds 0-2 in both profiles (`sgt-course claims`; RESULTS.md has every figure):
 random_difference = {fill: study.random_difference("SGT", "standard", fill) for fill in ("uniform", "linear")}
-lead = {fill: study.lead("SGT", "standard", fill) for fill in study.imputations}
-for fill in study.imputations:
+lead = {fill: study.lead("SGT", "standard", fill) for fill in study.fills}
+for fill in study.fills:
     print(f"{fill:>8} fill: ROAD gap standard {spread(study.gap('standard', fill))}, "
           f"SGT {spread(study.gap('SGT', fill))}; SGT's lead {spread(lead[fill])} points")
 # 1. The control: the uniform fill is familiar to SGT only. Random ranking, 50 % removed, SGT minus
@@ -317,10 +322,10 @@ if 0.5 in roar:
 
 # %%
 from sgt_course.losses import sgt_loss
-from sgt_course.metrics import removal_curve
+from sgt_course.models import mode_dependent_layers
+from sgt_course.removal import removal_curve
 
-mode_dependent = sorted({type(m).__name__ for m in sgt.modules()
-                         if isinstance(m, (torch.nn.Dropout, torch.nn.BatchNorm2d))})
+mode_dependent = mode_dependent_layers(sgt)
 print(f"layers that behave differently in train mode: {mode_dependent or 'none'}")
 if mode_dependent:
     reused, _ = image_model(profile, "sgt", train, test, k=K, lam=LAM, reuse_forward=True)
@@ -353,11 +358,12 @@ else:  # one computation either way: show it on a batch instead of training the 
 # %%
 signed_sgt, _ = image_model(profile, "sgt", train, test, k=K, lam=LAM, signed=True)
 signed_study = removal_study({0: {"SGT": signed_sgt}}, xe, ye, "gradient", ("uniform", "linear"), progress=False)
-print(f"{'':<26}{'accuracy':>9}{'50% removed, uniform':>22}{'ROAD gap, uniform':>19}{'ROAD gap, linear':>18}")
-for name, (model, source) in {"SGT, |gradient| (course)": (sgt, study),
-                              "SGT, signed (authors)": (signed_sgt, signed_study)}.items():
-    print(f"{name:<26}{evaluate(model, test):>9.1%}{source.at('SGT', 'uniform', 0.5)[0]:>22.1%}"
-          f"{source.gap('SGT', 'uniform')[0]:>19.2f}{source.gap('SGT', 'linear')[0]:>18.2f}")
+rows = [[name, f"{evaluate(model, test):.1%}", f"{source.at('SGT', 'uniform', 0.5)[0]:.1%}",
+         f"{source.gap('SGT', 'uniform')[0]:.2f}", f"{source.gap('SGT', 'linear')[0]:.2f}"]
+        for name, (model, source) in {"SGT, \\|gradient\\| (course)": (sgt, study),
+                                      "SGT, signed (authors)": (signed_sgt, signed_study)}.items()]
+display(Markdown(markdown_table(["", "accuracy", "50% removed, uniform", "ROAD gap, uniform", "ROAD gap, linear"],
+                                rows)))
 
 # Measured on MNIST-5k, seeds 0-2: with 50 % of the pixels removed (uniform fill) the signed model kept
 # 45-50 % against 20-27 % (ci) and 32-35 % against 10-13 % (cpu) on every seed; asserted with half the
@@ -390,10 +396,10 @@ if profile.cifar10:
     by_reduction = {"max": image_model(cifar, "sgt", cifar_train, cifar_test, k=K, lam=LAM)[0],  # notebook 5's
                     "mean_signed": image_model(cifar, "sgt", cifar_train, cifar_test, k=K, lam=LAM,
                                                channels="mean_signed")[0]}
-    reduction_curves = figure3_curves(by_reduction, xc, yc, "authors", ("gradient",))["Gradient"]
+    reduction_curves = figure3_curves(by_reduction, xc, yc, "authors", ("gradient",))
     for how, model in by_reduction.items():
         print(f"SGT, channels={how!r:<14} accuracy {evaluate(model, cifar_test):.1%}, "
-              f"50 % removed (authors' settings, gradient ranking) {reduction_curves[how].at(0.5):.1%}")
+              f"50 % removed (authors' settings, gradient ranking) {reduction_curves.curve(how).at(0.5):.1%}")
 else:
     print(f"{train.source}: one channel, where the two reductions give the same scores. "
           "The comparison on CIFAR-10 runs in the gpu profile (SGT_COURSE_PROFILE=gpu).")

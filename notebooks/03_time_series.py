@@ -42,6 +42,7 @@ if "google.colab" in sys.modules:
 import torch
 
 from sgt_course import runtime
+from sgt_course.recipes import PAPER_SGT
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 
@@ -91,7 +92,8 @@ models = {}
 for layout, (train, test) in data.items():
     for architecture in ARCHITECTURES:
         models[layout, architecture, "standard"], _ = timeseries_model(profile, architecture, "standard", train, test)
-        models[layout, architecture, "SGT"], _ = timeseries_model(profile, architecture, "sgt", train, test, k=0.5, lam=1.0)
+        models[layout, architecture, "SGT"], _ = timeseries_model(profile, architecture, "sgt", train, test,
+                                                                  k=PAPER_SGT.k, lam=PAPER_SGT.lam)
 for (layout, architecture, regime), model in models.items():
     print(f"{layout:<13}{architecture:<5}{regime:<9} test accuracy {evaluate(model, data[layout][1]):.1%}")
 

@@ -41,6 +41,7 @@ import torch
 
 from sgt_course import runtime
 from sgt_course.experiments import text_data, text_model
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.training import evaluate
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
@@ -83,7 +84,7 @@ from sgt_course.masking import mask_tokens_bottom_k
 from sgt_course.saliency import token_saliency
 
 standard, _ = text_model(profile, "standard", train, test)
-sgt, _ = text_model(profile, "sgt", train, test, k=0.5, lam=1.0)
+sgt, _ = text_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
 accuracy = {"standard": evaluate(standard, test), "SGT": evaluate(sgt, test)}
 print({name: f"{value:.1%}" for name, value in accuracy.items()})
 

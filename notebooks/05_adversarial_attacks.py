@@ -43,12 +43,13 @@ import torch
 
 from sgt_course import runtime
 from sgt_course.experiments import image_data, image_model
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.training import evaluate
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 train, test = image_data(profile, device)
 standard, _ = image_model(profile, "standard", train, test)   # both from notebook 2's cache
-sgt, _ = image_model(profile, "sgt", train, test, k=0.5, lam=1.0)
+sgt, _ = image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
 models = {"standard": standard, "SGT": sgt}
 for name, model in models.items():
     print(f"{name:>8}: clean test accuracy {evaluate(model, test):.1%}")
@@ -106,8 +107,8 @@ render_attack(models, test.x[0], int(test.y[0]), "pgd", 0.2, test.class_names);
 # ## 2 · Robust accuracy against ε (the seminar's Fig. 7/8)
 
 # %%
-from sgt_course.metrics import robustness_curves, robustness_table
 from sgt_course.plots import robustness_panels
+from sgt_course.robustness import robustness_curves, robustness_table
 
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # MNIST-scale radii, in pixel units
 xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
@@ -142,12 +143,13 @@ for name, model in models.items():
 # PGD's random start is drawn afresh and seed 0 can differ from the curve above by a point or two:
 
 # %%
-from sgt_course.metrics import spread
+from sgt_course.stats import spread
 
 at_02_by_seed = {}
 for seed in profile.seeds:
     pair = {"standard": image_model(profile, "standard", train, test, seed=seed, progress=False)[0],
-            "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, seed=seed, progress=False)[0]}
+            "SGT": image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, seed=seed,
+                               progress=False)[0]}
     for attack_name, by_model in robustness_curves(pair, xa, ya, (0.2,), seed=seed).items():
         for name, curve in by_model.items():
             at_02_by_seed.setdefault(attack_name, {}).setdefault(name, []).append(curve.at(0.2))
@@ -202,7 +204,7 @@ if profile.cifar10:
     cifar = cifar_profile(profile)  # CIFAR-10 and the compact ResNet, this profile's sizes
     cifar_train, cifar_test = image_data(cifar, device)
     cifar_models = {"standard": image_model(cifar, "standard", cifar_train, cifar_test)[0],
-                    "SGT": image_model(cifar, "sgt", cifar_train, cifar_test, k=0.5, lam=1.0)[0]}
+                    "SGT": image_model(cifar, "sgt", cifar_train, cifar_test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)[0]}
     cifar_robustness = robustness_curves(cifar_models, cifar_test.x[:profile.n_explain],
                                          cifar_test.y[:profile.n_explain], CIFAR_EPS)
     robustness_panels(cifar_robustness, title=f"{cifar_train.source}, compact ResNet: robust accuracy");

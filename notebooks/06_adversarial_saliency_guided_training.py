@@ -93,8 +93,8 @@ for name, model in models.items():
 # ## 3 · Robustness (the seminar's Fig. 9/10)
 
 # %%
-from sgt_course.metrics import robust_accuracy, robustness_curves, robustness_table
 from sgt_course.plots import robustness_panels
+from sgt_course.robustness import robust_accuracy, robustness_curves, robustness_table
 
 EPS = tuple(round(HEADLINE_EPS * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
 xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
@@ -118,8 +118,8 @@ assert pgd_headline["ASGT"] > max(pgd_headline["standard"], pgd_headline["SGT"])
 
 # %%
 from sgt_course import saliency
-from sgt_course.metrics import removal_curve
 from sgt_course.plots import plot_removal_curves, saliency_grid
+from sgt_course.removal import removal_curve
 
 xs, ys = test.x[:4], test.y[:4]
 saliency_grid(xs, {name: saliency.gradient(model, xs, ys) for name, model in models.items()},
@@ -141,9 +141,9 @@ for name, curve in removal.items():
 # %%
 from IPython.display import Markdown, display
 
-from sgt_course.metrics import spread
 from sgt_course.plots import gap_bars, removal_study_panels
-from sgt_course.removal_study import removal_study
+from sgt_course.removal import removal_study
+from sgt_course.stats import spread
 
 seed_models = {seed: robust_models(profile, train, test, seed=seed)[0] for seed in profile.robust_seeds}
 study = removal_study(seed_models, xa, ya, "gradient")
@@ -154,9 +154,9 @@ display(Markdown(study.table()))
 # %%
 # What the measurements support, asserted with half the smallest margin measured on MNIST-5k over
 # seeds 0-2 in both profiles (`sgt-course claims`; RESULTS.md has every figure):
-lead = {fill: study.lead("ASGT", "PGD-AT", fill) for fill in study.imputations}
+lead = {fill: study.lead("ASGT", "PGD-AT", fill) for fill in study.fills}
 random_difference = {fill: study.random_difference("ASGT", "PGD-AT", fill) for fill in ("uniform", "linear")}
-for fill in study.imputations:
+for fill in study.fills:
     print(f"{fill:>8} fill: ROAD gap " + ", ".join(f"{m} {spread(study.gap(m, fill))}" for m in study.models)
           + f"; ASGT's lead over PGD-AT {spread(lead[fill])} points")
 # 1. The control: the uniform fill is familiar to ASGT, not to PGD-AT. Random ranking, 50 % removed,
@@ -205,7 +205,7 @@ print(f"mask then attack (SGA) : clean {evaluate(sga, test):.1%}, PGD {sga_pgd:.
 # fill favours SGT and ASGT (section 4); ROAD's gaps above are the fair comparison.
 
 # %%
-from sgt_course.metrics import regime_summary
+from sgt_course.experiments import regime_summary
 from sgt_course.plots import summary_bars
 
 summary = regime_summary(models, histories, test, robustness["PGD"], removal, HEADLINE_EPS)

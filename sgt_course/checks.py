@@ -5,6 +5,7 @@ argument and the range it must lie in. The bottom layer: it imports nothing from
     check_non_negative("lam", 1.0)     # a finite number >= 0 (λ, ε, σ)
     check_finite("x", images)          # no NaN or ±inf in a tensor
     check_choice("fill", "uniform", FILLS)   # one of a few named options
+    check_choices("fills", ("zero", "linear"), FILLS)   # a non-empty selection of them
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def check_choices(name: str, values: Iterable[object], choices: Iterable[object]) -> None:
+    """Raise unless ``values`` is a non-empty selection of ``choices`` (the message lists them)."""
+    values, choices = list(values), tuple(choices)
+    if not values or any(value not in choices for value in values):
+        raise ValueError(f"{name} must be a non-empty selection of {', '.join(map(str, choices))}; got {values!r}")
 
 
 def check_settings(owner: str, settings: Iterable[str], function: Callable[..., object], *,

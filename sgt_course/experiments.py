@@ -5,7 +5,9 @@ and get them from the checkpoint cache, because the cache key is built here, in 
 run profile and the regime's settings::
 
     train, test = image_data(profile, device)
-    model, history = image_model(profile, "sgt", train, test, k=0.5, lam=1.0)
+    model, history = image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
+
+Notebook 6's four regimes come from :func:`robust_models`, and its table from :func:`regime_summary`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from sgt_course.data import Dataset, ImageSet, load_images
 from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
 from sgt_course.losses import regime_loss
-from sgt_course.metrics import remove_features
 from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_model
-from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
-from sgt_course.runtime import Profile
+from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, Profile, robust_profile, robust_regimes
+from sgt_course.removal import RemovalCurve, remove_features
+from sgt_course.robustness import RobustnessCurve
 from sgt_course.training import History, evaluate, fit, load_or_train
 
 
@@ -107,13 +109,13 @@ def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | 
 
 
 def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], train: ImageSet, test: ImageSet,
-                  fraction: float, *, method: str = "gradient", imputation: str = "linear", seed: int = 0,
+                  fraction: float, *, method: str = "gradient", fill: str = "linear", seed: int = 0,
                   progress: bool = True) -> dict[str, float]:
     """ROAR, remove and retrain (Hooker et al., NeurIPS 2019): per ranker, the test accuracy of a fresh
     standard model trained and tested on images whose ``fraction`` most salient pixels were removed.
 
     Each ranker's ``method`` saliency (of the true class) ranks the pixels of every training and test
-    image; ``None`` ranks them at random. The top ``fraction`` are filled by ``imputation`` (ROAD's
+    image; ``None`` ranks them at random. The top ``fraction`` are filled by ``fill`` (ROAD's
     linear imputation by default, so the removed region does not outline itself), and a model of the
     profile's architecture and recipe is trained on the result, from the cache when it is there (the key
     holds a fingerprint of the ranker's weights). Because the new model learns the removed inputs, the
@@ -130,10 +132,11 @@ def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], tra
         ranking = method if ranker is not None else "random"
         generator = torch.Generator().manual_seed(seed)
         removed_train, removed_test = (
-            ImageSet(remove_features(ranker, data.x, data.y, ranking, fraction, imputation, generator=generator),
+            ImageSet(remove_features(ranker, data.x, data.y, ranking, fraction, fill, generator=generator),
                      data.y, data.n_classes, data.source)
             for data in (train, test))
-        removal = {"ranker": _fingerprint(ranker), "method": ranking, "fraction": fraction, "imputation": imputation}
+        # the cache key calls the fill "imputation", as it did when the parameter had that name
+        removal = {"ranker": _fingerprint(ranker), "method": ranking, "fraction": fraction, "imputation": fill}
         model, _ = _trained(f"{train.source}-{architecture}-roar",
                             {"model": architecture, "width": profile.width, "removed": removal},
                             build, "standard", removed_train, removed_test, epochs=profile.epochs,
@@ -153,6 +156,19 @@ def _fingerprint(model: nn.Module | None) -> str:
     return digest.hexdigest()[:12]
 
 
+def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, History], test: ImageSet,
+                   pgd: Mapping[str, RobustnessCurve], removal: Mapping[str, RemovalCurve],
+                   eps: float) -> dict[str, dict[str, float]]:
+    """Notebook 6's table of :func:`robust_models`, one row per regime: clean accuracy on ``test``, accuracy
+    under PGD at ``eps`` (from ``pgd``), the area under the gradient removal curve (lower: the map found the decisive
+    pixels) and the training seconds per epoch."""
+    return {name: {"clean accuracy": evaluate(model, test),
+                   f"PGD accuracy, ε={eps:.3g}": pgd[name].at(eps),
+                   "removal-curve area (gradient) ↓": removal[name].area(),
+                   "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
+            for name, model in models.items()}
+
+
 def text_data(profile: Profile, device: object = "cpu") -> tuple[TextSet, TextSet]:
     """The language notebook's training and test sets: ERASER Movies (``gpu`` profile; planted reviews
     when it cannot be had) or generated reviews with planted rationale words, sized by the profile."""
@@ -160,8 +176,8 @@ def text_data(profile: Profile, device: object = "cpu") -> tuple[TextSet, TextSe
         train = load_movies("train").head(profile.n_text)
         test = load_movies("test", vocab=train.vocab)
     else:
-        train = make_planted_reviews(profile.n_text or 4000, seed=0)
-        test = make_planted_reviews(500, seed=1)
+        train = make_planted_reviews(profile.n_text, seed=0)
+        test = make_planted_reviews(profile.n_text_test, seed=1)
     return train.to(device), test.to(device)
 
 

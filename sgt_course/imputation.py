@@ -24,10 +24,13 @@ from torch import Tensor
 from torch.nn.functional import conv2d
 
 from sgt_course.checks import check_choice, check_finite, check_non_negative
+from sgt_course.masking import FILLS as SAMPLE_FILLS
 from sgt_course.masking import fill_values
 from sgt_course.runtime import draw
 
-IMPUTATIONS = ("uniform", "zero", "mean", "linear", "background")
+#: Every fill a removed feature can take: the fills of M_k (:data:`sgt_course.masking.FILLS`), which need
+#: only the sample's own values, and ROAD's ``"linear"`` imputation, which needs its neighbours.
+FILLS = (*SAMPLE_FILLS, "linear")
 
 #: Images solved together by the linear imputation: larger batches run slower per image on a CPU
 #: (1,000 MNIST images at once took 3 times as long as eight batches of 128).
@@ -44,15 +47,15 @@ NEIGHBOURS: dict[tuple[int, int], float] = {
 }
 
 
-def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.0,
+def impute(x: Tensor, removed: Tensor, fill: str = "linear", *, sigma: float = 0.0,
            generator: torch.Generator | None = None) -> Tensor:
-    """``x`` with its ``removed`` pixels filled by ``how``.
+    """``x`` with its ``removed`` pixels filled by ``fill``.
 
     Args:
         x: images (N, C, H, W); the simple fills take inputs of any shape (N, ...).
         removed: bool, shaped like ``x`` or broadcastable to it, e.g. (N, 1, H, W) for whole pixels;
             ``"linear"`` needs the same pixels removed in every channel.
-        how: ``"linear"`` (ROAD's noisy linear imputation), ``"uniform"`` (U(min, max) of each image, the
+        fill: ``"linear"`` (ROAD's noisy linear imputation), ``"uniform"`` (U(min, max) of each image, the
             SGT authors' training fill), ``"zero"``, ``"mean"`` (each image's mean) or ``"background"``
             (each image's top-left pixel, the fill of the authors' removal script; see
             :func:`~sgt_course.masking.fill_values`).
@@ -62,7 +65,7 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
     Returns:
         A tensor shaped like ``x``, equal to ``x`` where nothing was removed.
     """
-    check_choice("how", how, IMPUTATIONS)
+    check_choice("fill", fill, FILLS)
     check_non_negative("sigma", sigma)
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor; got {getattr(x, 'dtype', type(x).__name__)}")
@@ -71,9 +74,9 @@ def impute(x: Tensor, removed: Tensor, how: str = "linear", *, sigma: float = 0.
         raise TypeError(f"removed must be a bool tensor; got {getattr(removed, 'dtype', type(removed).__name__)}")
     if not removed.any():  # nothing to fill, and no random numbers drawn
         return x
-    if how != "linear":
+    if fill != "linear":
         try:
-            return torch.where(removed.expand_as(x), fill_values(x, how, generator), x)
+            return torch.where(removed.expand_as(x), fill_values(x, fill, generator), x)
         except RuntimeError:
             raise ValueError(f"removed must be shaped like x {tuple(x.shape)} or broadcastable to it; "
                              f"got {tuple(removed.shape)}") from None

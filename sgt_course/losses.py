@@ -22,6 +22,7 @@ from sgt_course.attacks import Attack, make_attack
 from sgt_course.checks import check_choice, check_fraction, check_non_negative, check_settings
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.saliency import CHANNEL_REDUCTIONS, attribute, feature_scores, gradient, signed_scores, token_saliency
 
 
@@ -69,7 +70,7 @@ def _check_ranking(signed: bool, saliency: str, channels: str) -> None:
     check_choice("channels", channels, CHANNEL_REDUCTIONS)
 
 
-def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0,
+def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam,
              saliency: str = "gradient", fill: str = "uniform", reuse_forward: bool = False,
              generator: torch.Generator | None = None, signed: bool = False, channels: str = "max") -> Tensor:
     """Saliency-guided training, Algorithm 1 of Ismail, Corrada Bravo & Feizi (NeurIPS 2021), one minibatch:
@@ -137,9 +138,9 @@ def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | No
 ORDERS = ("attack_then_mask", "mask_then_attack")
 
 
-def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = 0.5, lam: float = 1.0, attack: Attack | None = None,
-              order: str = "attack_then_mask", saliency: str = "gradient", fill: str = "uniform",
-              generator: torch.Generator | None = None) -> Tensor:
+def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam,
+              attack: Attack | None = None, order: str = "attack_then_mask", saliency: str = "gradient",
+              fill: str = "uniform", generator: torch.Generator | None = None) -> Tensor:
     """Adversarial saliency-guided training, Algorithm 2 of Guesmi, Aswani & Shafique (2024), one minibatch:
 
     1. X' = X + δ*, δ* from an L∞ attack on CE (PGD by default);
@@ -174,8 +175,8 @@ def _adversarial(attack: str = "pgd", eps: float = 0.3, **options: object) -> Lo
     return partial(adversarial_loss, attack=make_attack(attack, eps, **options))
 
 
-def _asgt(k: float = 0.5, lam: float = 1.0, order: str = "attack_then_mask", saliency: str = "gradient",
-          fill: str = "uniform", attack: str = "pgd", eps: float = 0.3, **options: object) -> LossFn:
+def _asgt(k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam, order: str = "attack_then_mask",
+          saliency: str = "gradient", fill: str = "uniform", attack: str = "pgd", eps: float = 0.3, **options: object) -> LossFn:
     return partial(asgt_loss, k=k, lam=lam, order=order, saliency=saliency, fill=fill,
                    attack=make_attack(attack, eps, **options))
 

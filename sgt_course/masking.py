@@ -15,7 +15,8 @@ from torch import Tensor
 from sgt_course.checks import check_choice, check_finite, check_fraction
 from sgt_course.runtime import draw
 
-FILLS = ("uniform", "mean", "zero", "background")
+#: What M_k can put in place of a masked feature, from the sample's own values (:func:`fill_values`).
+FILLS = ("uniform", "zero", "mean", "background")
 
 
 def top_k_mask(scores: Tensor, k: Tensor | int) -> Tensor:

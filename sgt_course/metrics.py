@@ -1,32 +1,23 @@
-"""Numbers that say how good a saliency map is.
+"""How good a saliency map is against ground truth, and how alike two maps are.
 
 - :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
+- :func:`precision_recall`: the time-series benchmark's AUP and AUR; :func:`saliency_over_time`, the
+  profile that shows an LSTM's saliency vanishing.
+- :func:`comprehensiveness`, :func:`sufficiency`: ERASER's scores of a text rationale.
 - :func:`spearman`: how similar two maps are (rank correlation), for sanity checks.
-- :func:`removal_curve`: accuracy as the most (MoRF) or least (LeRF) salient features are removed and
-  imputed (no retraining); :func:`removal_gap`, ROAD's summary of the two orders; :func:`remove_features`,
-  the removed inputs themselves (what ROAR retrains on).
-- :func:`robust_accuracy`: accuracy under an adversarial attack over a range of ε;
-  :func:`robustness_curves` for several models and attacks, :func:`robustness_table` to print them.
-- :func:`precision_recall`: the time-series benchmark's AUP and AUR.
-- :func:`spread`: one value per seed as "mean (min–max)".
+
+Removal curves live in :mod:`sgt_course.removal`, robustness in :mod:`sgt_course.robustness`.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from sgt_course.attacks import attack_label, get_attack
-from sgt_course.checks import check_choice, check_fraction
-from sgt_course.data import ImageSet
-from sgt_course.imputation import impute
 from sgt_course.masking import top_k_mask
-from sgt_course.saliency import attribute, feature_scores
-from sgt_course.training import History, as_tensors, evaluate, predict
+from sgt_course.training import predict
 
 
 def _check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -76,193 +67,6 @@ def spearman(a: Tensor, b: Tensor) -> Tensor:
     ra, rb = _ranks(a), _ranks(b)
     ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
     return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
-
-
-def spread(values: Sequence[float], *, percent: bool = True) -> str:
-    """``values`` (one per seed) as "mean (min–max)", in percent by default: ``"57.8 (55.0–60.1)"``;
-    a single value as ``"57.8 (one seed)"``."""
-    if not values:
-        raise ValueError("values must hold at least one number")
-    scale = 100 if percent else 1
-    mean, low, high = (scale * v for v in (statistics.fmean(values), min(values), max(values)))
-    return f"{mean:.1f} (one seed)" if len(values) == 1 else f"{mean:.1f} ({low:.1f}–{high:.1f})"
-
-
-FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-@dataclass
-class RemovalCurve:
-    """Accuracy after removing a fraction d of the features, for each d in ``fractions``: the most
-    salient first (``order="morf"``) or the least salient first (``"lerf"``), filled by ``imputation``."""
-
-    fractions: tuple[float, ...]
-    accuracy: tuple[float, ...]
-    method: str
-    order: str = "morf"
-    imputation: str = "uniform"
-
-    def at(self, fraction: float) -> float:
-        """Accuracy with ``fraction`` of the features removed (must be one of ``fractions``)."""
-        if fraction not in self.fractions:
-            raise ValueError(f"fraction must be one of {self.fractions}; got {fraction!r}")
-        return self.accuracy[self.fractions.index(fraction)]
-
-    def area(self) -> float:
-        """Mean accuracy over the fractions. MoRF: lower = the map ranked the decisive features first;
-        LeRF: higher = the features it ranked last were not needed."""
-        return sum(self.accuracy) / len(self.accuracy)
-
-
-ORDERS = ("morf", "lerf")
-
-
-def removal_gap(morf: RemovalCurve, lerf: RemovalCurve) -> float:
-    """ROAD's single number (Rong et al. 2022): the area between the LeRF and the MoRF curve,
-    ``lerf.area() − morf.area()``. Larger = a more faithful ranking; about 0 for a random one."""
-    if (morf.order, lerf.order) != ("morf", "lerf"):
-        raise ValueError(f"removal_gap takes a MoRF and a LeRF curve, in that order; got {morf.order}, {lerf.order}")
-    if morf.fractions != lerf.fractions:
-        raise ValueError(f"the curves must share their fractions; got {morf.fractions} and {lerf.fractions}")
-    return lerf.area() - morf.area()
-
-
-def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions: tuple[float, ...] = FRACTIONS,
-                  imputation: str = "uniform", order: str = "morf", *, sigma: float = 0.01,
-                  generator: torch.Generator | None = None, batch_size: int = 1000,
-                  **method_kwargs: object) -> RemovalCurve:
-    """Accuracy as a fraction d of the features is removed, d in ``fractions`` (Fig. 3 of the SGT paper).
-
-    The saliency of the true class is computed once with ``method`` (``"random"`` gives the random
-    ranking); for each d the ``round(d · n_features)`` most salient (``order="morf"``) or least salient
-    (``"lerf"``) features of each sample are removed, filled by ``imputation`` (:func:`~sgt_course.
-    imputation.impute`: ``"uniform"`` — U(min, max), the perturbation SGT trains on —, ``"zero"``,
-    ``"mean"``, ``"background"`` — the SGT authors' removal fill — or ROAD's ``"linear"`` with noise ``sigma``), and the unchanged model is
-    evaluated. MoRF: a steeper fall means the map ranked the features the model needs first. LeRF: a
-    flatter curve means the features it ranked last were not needed. Images are ranked per pixel.
-    """
-    as_tensors((x, y))  # the same batch size, or a ValueError saying so
-    for fraction in fractions:
-        check_fraction("fractions", fraction)
-    ranking = _ranking(model, x, y, method, order, generator, method_kwargs)
-    accuracy = []
-    for fraction in fractions:
-        filled = _remove(x, ranking, fraction, imputation, sigma, generator)
-        accuracy.append((predict(model, filled, batch_size).argmax(1) == y).float().mean().item())
-    return RemovalCurve(tuple(fractions), tuple(accuracy), method, order, imputation)
-
-
-def remove_features(model: nn.Module | None, x: Tensor, y: Tensor, method: str, fraction: float,
-                    imputation: str = "linear", order: str = "morf", *, sigma: float = 0.01,
-                    generator: torch.Generator | None = None, batch_size: int = 1000) -> Tensor:
-    """``x`` with each sample's ``fraction`` most (``order="morf"``) or least (``"lerf"``) salient
-    features, by ``model``'s ``method`` saliency of the true class, removed and filled by ``imputation``.
-
-    One point of :func:`removal_curve`, as data: ROAR (Hooker et al. 2019) retrains a fresh model on
-    such inputs. ``method="random"`` (with ``model=None`` allowed) removes a random ranking's features.
-    Samples are processed ``batch_size`` at a time; returns a tensor shaped like ``x``.
-    """
-    as_tensors((x, y))
-    check_fraction("fraction", fraction)
-    if model is None and method != "random":
-        raise ValueError(f"a model is needed to rank features by {method!r}; only method='random' takes model=None")
-    chunks = []
-    for i in range(0, x.shape[0], batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        ranking = _ranking(model, xb, yb, method, order, generator, {})
-        chunks.append(_remove(xb, ranking, fraction, imputation, sigma, generator))
-    return torch.cat(chunks)
-
-
-def _ranking(model: nn.Module | None, x: Tensor, y: Tensor, method: str, order: str,
-             generator: torch.Generator | None, method_kwargs: Mapping[str, object]) -> Tensor:
-    """Per-feature scores whose top-k are removed first: the saliency (MoRF) or its negative (LeRF)."""
-    check_choice("order", order, ORDERS)
-    if method in ("smoothgrad", "random") and generator is not None:
-        method_kwargs = {"generator": generator, **method_kwargs}
-    scores = feature_scores(attribute(method, model, x, y, **method_kwargs)).detach()
-    return scores if order == "morf" else -scores
-
-
-def _remove(x: Tensor, ranking: Tensor, fraction: float, imputation: str, sigma: float,
-            generator: torch.Generator | None) -> Tensor:
-    """``x`` with the ``round(fraction · n_features)`` top-ranked features of each sample imputed."""
-    removed = top_k_mask(ranking, round(fraction * ranking[0].numel()))
-    return impute(x, removed, imputation, sigma=sigma, generator=generator)
-
-
-@dataclass
-class RobustnessCurve:
-    """Accuracy under an attack for each radius ε in ``eps``."""
-
-    eps: tuple[float, ...]
-    accuracy: tuple[float, ...]
-    attack: str
-
-    def at(self, eps: float) -> float:
-        """Accuracy at radius ``eps`` (must be one of ``eps``)."""
-        matches = [i for i, e in enumerate(self.eps) if abs(e - eps) < 1e-9]
-        if not matches:
-            raise ValueError(f"eps must be one of {self.eps}; got {eps!r}")
-        return self.accuracy[matches[0]]
-
-    def non_increasing(self, tolerance: float = 0.02) -> bool:
-        """Whether accuracy never rises by more than ``tolerance`` from one ε to the next (PGD's random
-        start and the finite sample let it wobble a little)."""
-        return all(b <= a + tolerance for a, b in zip(self.accuracy, self.accuracy[1:]))
-
-
-def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_values: tuple[float, ...], *,
-                    batch_size: int = 500, **attack_options: object) -> RobustnessCurve:
-    """Accuracy of ``model`` on ``attack``-perturbed inputs for each ε in ``eps_values`` (Fig. 7-10).
-
-    Args:
-        attack: ``"fgsm"``, ``"pgd"`` or ``"mifgsm"``.
-        eps_values: the radii; 0 gives the clean accuracy.
-        batch_size: samples attacked at once (bounds memory).
-        attack_options: passed to the attack (``steps``, ``alpha``, ``generator``, ...).
-    """
-    as_tensors((x, y))  # the same batch size, or a ValueError saying so
-    run = get_attack(attack)
-    accuracy = []
-    for eps in eps_values:
-        correct = 0
-        for i in range(0, x.shape[0], batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            adversarial = run(model, xb, yb, eps=eps, **attack_options)
-            correct += (predict(model, adversarial).argmax(1) == yb).sum().item()
-        accuracy.append(correct / x.shape[0])
-    return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)
-
-
-def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps_values: tuple[float, ...], *,
-                      attacks: tuple[str, ...] = ("fgsm", "pgd", "mifgsm"), seed: int = 0,
-                      batch_size: int = 500) -> dict[str, dict[str, RobustnessCurve]]:
-    """:func:`robust_accuracy` of every model under every attack: ``{attack label: {model name: curve}}``.
-
-    PGD's random start comes from a generator seeded with ``seed`` afresh for each model, so every
-    model meets the same draw and a run repeats exactly. Labels are the attacks' display names
-    (``"FGSM"``, ``"PGD"``, ``"MI-FGSM"``), ready for :func:`sgt_course.plots.robustness_panels`.
-    """
-    for attack in attacks:
-        get_attack(attack)  # an unknown name fails here, before any model is attacked
-    return {attack_label(attack): {name: robust_accuracy(model, x, y, attack, eps_values, batch_size=batch_size,
-                                                         **_seeded_start(attack, seed))
-                                   for name, model in models.items()}
-            for attack in attacks}
-
-
-def _seeded_start(attack: str, seed: int) -> dict[str, torch.Generator]:
-    return {"generator": torch.Generator().manual_seed(seed)} if attack == "pgd" else {}
-
-
-def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str:
-    """The curves of :func:`robustness_curves` as text, one row per (attack, model), one column per ε."""
-    eps = next(iter(next(iter(curves.values())).values())).eps
-    header = f"{'attack':<9}{'model':<10}" + "".join(f"{'ε=' + format(e, '.4g'):<9}" for e in eps)
-    rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
-            for attack, by_model in curves.items() for name, curve in by_model.items()]
-    return "\n".join(line.rstrip() for line in [header, *rows])
 
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -406,16 +210,3 @@ def _eraser(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tuple[float,
         kept = keep_tokens(tokens, (tokens != 0) & ~rationale) if remove else keep_tokens(tokens, rationale)
         total += full - _class_probability(model, kept, target)
     return total / len(bins)
-
-
-def regime_summary(models: Mapping[str, nn.Module], histories: Mapping[str, History], test: ImageSet,
-                   pgd: Mapping[str, RobustnessCurve], removal: Mapping[str, RemovalCurve],
-                   eps: float) -> dict[str, dict[str, float]]:
-    """Notebook 6's table, one row per regime: clean accuracy on ``test``, accuracy under PGD at ``eps``
-    (from ``pgd``), the area under the gradient removal curve (lower: the map found the decisive
-    pixels) and the training seconds per epoch."""
-    return {name: {"clean accuracy": evaluate(model, test),
-                   f"PGD accuracy, ε={eps:.3g}": pgd[name].at(eps),
-                   "removal-curve area (gradient) ↓": removal[name].area(),
-                   "seconds per epoch": sum(histories[name].seconds) / histories[name].epochs}
-            for name, model in models.items()}

@@ -134,6 +134,21 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+#: Layers that compute a different function in train mode: dropout draws masks, batch norm uses the
+#: batch's statistics instead of its running ones.
+MODE_DEPENDENT_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def mode_dependent_layers(model: nn.Module) -> list[str]:
+    """The kinds of layer in ``model`` whose output depends on train or eval mode, by class name, sorted:
+    those of :data:`MODE_DEPENDENT_LAYERS`, and recurrent layers with dropout between their layers. Empty
+    when train and eval mode compute the same function."""
+    return sorted({type(m).__name__ for m in model.modules()
+                   if isinstance(m, MODE_DEPENDENT_LAYERS) or (isinstance(m, nn.RNNBase) and m.dropout > 0)})
+
+
 IMAGE_MODELS = ("mnist_cnn", "small_cnn", "cifar_resnet")
 
 

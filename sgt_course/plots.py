@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,11 +13,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from sgt_course.saliency import label as method_label
 from sgt_course.training import History
 
 if TYPE_CHECKING:
-    from sgt_course.metrics import RemovalCurve, RobustnessCurve
-    from sgt_course.removal_study import RemovalStudy
+    from sgt_course.removal import Figure3Curves, RemovalCurve, RemovalStudy
+    from sgt_course.robustness import RobustnessCurve
 
 
 def _as_image(x: Tensor) -> np.ndarray:
@@ -216,10 +217,10 @@ def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *
 
 
 def _plot_curves(ax: plt.Axes, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str,
-                 title: str | None) -> None:
-    """Accuracy (%) lines on ``ax``; lines named "... random ..." are dashed baselines."""
+                 title: str | None, dashed: Collection[str] = ()) -> None:
+    """Accuracy (%) lines on ``ax``; the curves named in ``dashed`` are dashed baselines."""
     for name, (xs, accuracy) in curves.items():
-        style = "--" if "random" in name.lower() else "-"
+        style = "--" if name in dashed else "-"
         ax.plot(list(xs), [100 * a for a in accuracy], style, marker="o", markersize=3, label=name)
     ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
@@ -240,10 +241,22 @@ def plot_removal_curves(curves: Mapping[str, RemovalCurve], *, ax: plt.Axes | No
     return figure
 
 
-def removal_panels(panels: Mapping[str, Mapping[str, RemovalCurve]], *, title: str | None = None) -> Figure:
-    """One removal-curve panel per saliency method (Fig. 3 of the SGT paper)."""
+def removal_panels(panels: Mapping[str, Mapping[str, RemovalCurve]], *, title: str | None = None,
+                   dashed: Collection[str] = ()) -> Figure:
+    """One removal-curve panel per ``{panel title: {line name: curve}}``; the lines named in ``dashed``
+    are dashed baselines."""
     return _panels({name: {k: ([100 * f for f in c.fractions], c.accuracy) for k, c in curves.items()}
-                    for name, curves in panels.items()}, xlabel="most salient features removed (%)", title=title)
+                    for name, curves in panels.items()}, xlabel="most salient features removed (%)", title=title,
+                   dashed=dashed)
+
+
+def figure3_panels(curves: Figure3Curves, *, title: str | None = None) -> Figure:
+    """The SGT paper's Fig. 3 from :func:`~sgt_course.removal.figure3_curves`: one panel per saliency
+    method, a line per model, and each model's random ranking dashed."""
+    randoms = {f"{model}, random ranking": curves.random(model) for model in curves.models}
+    return removal_panels({method_label(method): {**{model: curves.curve(model, method) for model in curves.models},
+                                           **randoms} for method in curves.methods},
+                          title=title, dashed=tuple(randoms))
 
 
 def robustness_panels(panels: Mapping[str, Mapping[str, RobustnessCurve]], *, title: str | None = None) -> Figure:
@@ -253,10 +266,10 @@ def robustness_panels(panels: Mapping[str, Mapping[str, RobustnessCurve]], *, ti
 
 
 def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], *, xlabel: str,
-            title: str | None) -> Figure:
+            title: str | None, dashed: Collection[str] = ()) -> Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), squeeze=False, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items()):
-        _plot_curves(ax, curves, xlabel=xlabel, title=name)
+        _plot_curves(ax, curves, xlabel=xlabel, title=name, dashed=dashed)
     return _suptitled(fig, title)
 
 
@@ -272,25 +285,25 @@ def _seed_band(ax: plt.Axes, fractions: Sequence[float], runs: Sequence[Sequence
 
 
 def removal_study_panels(study: RemovalStudy, *, title: str | None = None) -> Figure:
-    """The removal curves of a :class:`~sgt_course.removal_study.RemovalStudy`: one column per fill, MoRF
+    """The removal curves of a :class:`~sgt_course.removal.RemovalStudy`: one column per fill, MoRF
     on top and LeRF below; per model its mean over seeds (line), the seeds' range (band) and its random
     ranking (dashed)."""
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    columns = len(study.imputations)
+    columns = len(study.fills)
     fig, axes = plt.subplots(2, columns, figsize=(3.3 * columns, 6.2), squeeze=False, sharex=True, sharey=True)
     for row, order in enumerate(("morf", "lerf")):
-        for ax, imputation in zip(axes[row], study.imputations):
+        for ax, fill in zip(axes[row], study.fills):
             for color, model in zip(colors, study.models):
-                curves = [study.curve(s, model, imputation, order=order) for s in study.seeds]
+                curves = [study.curve(s, model, fill, order=order) for s in study.seeds]
                 _seed_band(ax, curves[0].fractions, [c.accuracy for c in curves], color=color,
                            label=f"{model}, {study.method}")
-                randoms = [study.curve(s, model, imputation, ranking="random") for s in study.seeds]
+                randoms = [study.curve(s, model, fill, ranking="random") for s in study.seeds]
                 _seed_band(ax, randoms[0].fractions, [c.accuracy for c in randoms], color=color,
                            label=f"{model}, random ranking", dashed=True)
             ax.set(ylim=(0, 100))
             ax.grid(alpha=0.3)
             if row == 0:
-                ax.set_title(f"fill: {imputation}", fontsize=10)
+                ax.set_title(f"fill: {fill}", fontsize=10)
             else:
                 ax.set_xlabel("features removed (%)")
         axes[row][0].set_ylabel(f"{order.upper()}: accuracy (%)")
@@ -304,7 +317,7 @@ def removal_study_panels(study: RemovalStudy, *, title: str | None = None) -> Fi
 def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     """ROAD's gap, area(LeRF) − area(MoRF) in points, per fill and model: the mean over seeds as a bar,
     the seeds' range as an error bar (larger gap: a more faithful ranking)."""
-    models, fills = study.models, study.imputations
+    models, fills = study.models, study.fills
     width = 0.8 / len(models)
     fig, ax = plt.subplots(figsize=(1.6 * len(fills) + 2, 3.4))
     for i, model in enumerate(models):

@@ -1,93 +1,194 @@
-"""The course's recipes in one place: what each experiment trains, with which settings, and how hard.
+"""How big each run is and with which settings: the run profiles, and the papers' k, λ and ε, each
+written once.
 
-The run profile (:class:`~sgt_course.runtime.Profile`) sizes every notebook; this module derives the
-profiles of two parts of the course from it and holds the settings that are not sizes:
+The run profile scales every experiment in one place; notebooks read it and never hard-code a data
+size, an epoch count or a model width::
 
-- :data:`TRAINING_EPS`: the PGD radius of adversarial training per data set;
+    profile = get_profile()          # SGT_COURSE_PROFILE=ci|cpu|gpu, detected when unset
+    train = load_images(profile.image_dataset, "train", n=profile.n_train)
+
+- :class:`Profile`, :data:`PROFILES`, :func:`get_profile`: the sizes of a ``ci``, ``cpu`` or ``gpu`` run;
+- :data:`PAPER_SGT`: the SGT paper's k and λ; :data:`TRAINING_EPS`: the PGD radius of adversarial
+  training per data set;
 - :func:`cifar_profile`, :func:`robust_profile`: the profiles of the CIFAR-10 parts and of notebook 6;
-- :data:`ROBUST_REGIMES`, :func:`robust_regimes`: notebook 6's four regimes and their settings;
-- :class:`Recipe`, :data:`RECIPES`: the paper-size runs of ``sgt-course reproduce``.
+- :data:`ROBUST_REGIMES`, :func:`robust_regimes`: notebook 6's four regimes and their settings.
 
-A regime's settings are the keyword arguments of :func:`sgt_course.losses.regime_loss`, which checks
-them when they are given.
+These settings are part of every checkpoint's cache key: notebook 5 finds notebook 2's SGT model
+because both ask for :data:`PAPER_SGT`. A regime's settings are the keyword arguments of
+:func:`sgt_course.losses.regime_loss`, which checks them when they are given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 import torch
-from torch import nn
 
-from sgt_course.checks import check_choice
-from sgt_course.runtime import Profile
+PROFILE_ENV = "SGT_COURSE_PROFILE"
+
+#: The base number of channels of the compact CIFAR-10 ResNet (the profiles' and ``reproduce``'s).
+CIFAR_WIDTH = 16
+
+
+@dataclass(frozen=True)
+class SGTSettings:
+    """The two settings of Algorithm 1: the fraction ``k`` of features masked, the weight ``lam`` (λ) of
+    the KL term."""
+
+    k: float
+    lam: float
+
+
+#: The SGT paper's MNIST settings (Ismail et al. 2021): mask half the features, λ = 1.
+PAPER_SGT = SGTSettings(k=0.5, lam=1.0)
 
 #: PGD radius (L∞, pixel units) for adversarial training on each image data set: the paper's 0.2 for
 #: MNIST and its offline part MNIST-5k, 8/255 for CIFAR-10 and the planted-patch images that stand in for it.
 TRAINING_EPS: dict[str, float] = {"mnist": 0.2, "mnist5k": 0.2, "cifar10": 8 / 255, "planted": 8 / 255}
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
+
+    Attributes:
+        name: ``"ci"`` (offline data, small models, about a minute per notebook), ``"cpu"`` (real data
+            subsets, minutes on a laptop) or ``"gpu"`` (full data).
+        image_dataset: the dataset the image notebooks use: ``"mnist5k"`` (the 5,000 real MNIST digits
+            that need no download) or ``"mnist"`` (which falls back to ``"mnist5k"`` offline).
+        image_model: the model the image notebooks train (see :func:`sgt_course.models.build_model`).
+        width: the model's base number of channels (the authors' MNIST CNN ignores it).
+        n_train, n_test: how many training and test samples to use (``None``: all).
+        epochs: epochs for a main training run of the image models.
+        batch_size: minibatch size for training the image models.
+        lr: learning rate of the Adam optimizer for the image models.
+        n_explain: how many test samples the saliency figures and metrics look at.
+        n_planted: training-set size of the generated planted-patch images.
+        n_quick: training-set size of the quick retrains behind the k and λ sliders.
+        n_robust, robust_epochs, robust_lr: training-set size, epochs and Adam learning rate of notebook 6,
+            where all four regimes (standard, SGT, adversarial training, ASGT) train with one recipe (PGD
+            adversarial training at 3e-3 collapsed to chance on two of three seeds, hence 1e-3).
+        robust_steps: PGD steps of the attack inside adversarial training and ASGT (evaluation always
+            attacks with 10).
+        n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
+        text_dataset, n_text, text_epochs, text_width: the language notebook's data (``"planted"``
+            reviews or ERASER ``"movies"``), training-set size (``None``: all of ERASER's; planted reviews
+            need a number), epochs and BiLSTM width.
+        n_text_test: how many planted reviews the language notebook tests on (ERASER has its own test split).
+        sequence_batch_size, sequence_lr: minibatch size and Adam learning rate of the time-series and
+            text models.
+        cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
+            (:func:`cifar_profile`), with the sizes above.
+        cifar_width: the base number of channels of that ResNet.
+        seeds: the training seeds of notebook 2's fair removal study (a standard and an SGT model each).
+        robust_seeds: the training seeds of notebook 6's removal study of the four regimes (one in ``ci``,
+            where each seed costs about 40 s of adversarial training).
+        roar_fractions: the fractions notebook 2 removes and retrains on (ROAR); none in ``ci``, where
+            retraining one model per ranking and fraction does not fit the time budget.
+    """
+
+    name: str
+    image_dataset: str
+    image_model: str
+    width: int
+    n_train: int | None
+    n_test: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    n_explain: int
+    n_planted: int
+    n_quick: int
+    n_robust: int | None
+    robust_epochs: int
+    robust_steps: int
+    n_series: int
+    series_epochs: int
+    text_dataset: str
+    n_text: int | None
+    text_epochs: int
+    text_width: int
+    sequence_batch_size: int
+    sequence_lr: float
+    cifar10: bool
+    n_text_test: int = 500
+    robust_lr: float = 1e-3
+    cifar_width: int = CIFAR_WIDTH
+    seeds: tuple[int, ...] = (0, 1, 2)
+    robust_seeds: tuple[int, ...] = (0, 1, 2)
+    roar_fractions: tuple[float, ...] = (0.2, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.text_dataset == "planted" and self.n_text is None:
+            raise ValueError(f"profile {self.name!r}: planted reviews need n_text (None means all of ERASER's)")
+
+    def scaled(self, **changes: object) -> Profile:
+        """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        "ci", image_dataset="mnist5k", image_model="small_cnn", width=32, n_train=None, n_test=None, epochs=3,
+        batch_size=64, lr=1e-3, n_explain=128, n_planted=2000, n_quick=1000, n_robust=1500, robust_epochs=4,
+        robust_steps=5, n_series=600, series_epochs=3,
+        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, sequence_batch_size=32, sequence_lr=3e-3,
+        cifar10=False, robust_seeds=(0,), roar_fractions=()),
+    "cpu": Profile(
+        "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
+        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
+        robust_steps=10, n_series=1000, series_epochs=10,
+        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
+        cifar10=False, roar_fractions=(0.5,)),
+    "gpu": Profile(
+        "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
+        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
+        robust_steps=10, n_series=1000, series_epochs=30,
+        text_dataset="movies", n_text=None, text_epochs=10, text_width=128, sequence_batch_size=128, sequence_lr=1e-3,
+        cifar10=True),
+}
+
+
+def default_profile_name() -> str:
+    """The profile a run gets when none is named: $SGT_COURSE_PROFILE, else ``"gpu"`` with CUDA and
+    ``"cpu"`` without (the ``--profile`` default of every ``sgt-course`` command)."""
+    return os.environ.get(PROFILE_ENV) or ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The run profile: ``name``, else :func:`default_profile_name`.
+
+    Raises:
+        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu``.
+    """
+    name = name if name is not None else default_profile_name()
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {name!r} "
+                         f"(set {PROFILE_ENV} or pass name=)")
+    return PROFILES[name]
+
+
 def cifar_profile(profile: Profile) -> Profile:
-    """``profile`` with CIFAR-10 and the compact ResNet (width 16) in place of its image data and model,
-    sizes and recipe unchanged: the CIFAR-10 parts of notebooks 5 and 6 (``profile.cifar10``)."""
-    return profile.scaled(image_dataset="cifar10", image_model="cifar_resnet", width=16)
+    """``profile`` with CIFAR-10 and the compact ResNet (width ``profile.cifar_width``) in place of its image
+    data and model, sizes and recipe unchanged: the CIFAR-10 parts of notebooks 5 and 6 (``profile.cifar10``)."""
+    return profile.scaled(image_dataset="cifar10", image_model="cifar_resnet", width=profile.cifar_width)
 
 
 def robust_profile(profile: Profile) -> Profile:
-    """The profile of the four-regime comparison (notebook 6): ``profile.robust_epochs`` at lr 1e-3
-    (PGD adversarial training at the profiles' 3e-3 collapsed to chance on two of three seeds)."""
-    return profile.scaled(epochs=profile.robust_epochs, lr=1e-3)
+    """The profile of the four-regime comparison (notebook 6): ``profile.robust_epochs`` at
+    ``profile.robust_lr``."""
+    return profile.scaled(epochs=profile.robust_epochs, lr=profile.robust_lr)
 
 
 #: Notebook 6's four regimes by display name, in the order its tables and figures show them.
 ROBUST_REGIMES: tuple[str, ...] = ("standard", "SGT", "PGD-AT", "ASGT")
 
 
-def robust_regimes(eps: float, *, k: float = 0.5, lam: float = 1.0, steps: int = 10) -> dict[str, tuple[str, dict]]:
+def robust_regimes(eps: float, *, k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam,
+                   steps: int = 10) -> dict[str, tuple[str, dict]]:
     """The four regimes of notebook 6 by display name: ``{name: (regime, settings)}``; the adversarial
     ones use ``steps``-step PGD at radius ``eps``, the saliency-guided ones mask ``k`` with weight ``lam``."""
     pgd = {"attack": "pgd", "eps": eps, "steps": steps}
     return dict(zip(ROBUST_REGIMES, (("standard", {}), ("sgt", {"k": k, "lam": lam}), ("adversarial", pgd),
                                      ("asgt", {"k": k, "lam": lam, **pgd})), strict=True))
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one data set is reproduced: its model, the training run and the robustness radius."""
-
-    dataset: str
-    model: str
-    width: int
-    epochs: int
-    batch_size: int
-    lr: float
-    eps: float
-    n_train: int | None = None
-    n_test: int | None = None
-    n_eval: int = 1000
-    optimizer: str = "adam"
-
-    def make_optimizer(self, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-        """The recipe's optimizer at its learning rate: ``"adam"`` (ours) or ``"adadelta"`` (the SGT authors')."""
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        return OPTIMIZERS[self.optimizer](parameters, lr=self.lr)
-
-
-#: The optimizers a recipe can name.
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": torch.optim.Adam,
-                                                                 "adadelta": torch.optim.Adadelta}
-
-
-#: The paper-size runs (our recipes; the papers' exact schedules are not all published): k = 0.5, λ = 1,
-#: 10-step PGD at the data set's training radius. ``"mnist"`` runs on MNIST-5k when MNIST cannot be
-#: downloaded; ``"mnist5k"`` is a quick run on those digits with the ci profile's small CNN.
-#: ``"mnist-authors"`` is the SGT authors' MNIST recipe (Scripts/train_MNIST.py): Adadelta at lr 1.0,
-#: batch 512; they train up to 100 epochs with early stopping, we train 10 like ``"mnist"``.
-RECIPES: dict[str, Recipe] = {
-    "mnist": Recipe("mnist", "mnist_cnn", 32, epochs=10, batch_size=128, lr=1e-3, eps=TRAINING_EPS["mnist"]),
-    "cifar10": Recipe("cifar10", "cifar_resnet", 16, epochs=30, batch_size=128, lr=1e-3, eps=TRAINING_EPS["cifar10"]),
-    "mnist5k": Recipe("mnist5k", "small_cnn", 32, epochs=4, batch_size=64, lr=1e-3, eps=TRAINING_EPS["mnist5k"]),
-    "mnist-authors": Recipe("mnist", "mnist_cnn", 32, epochs=10, batch_size=512, lr=1.0, eps=TRAINING_EPS["mnist"],
-                            optimizer="adadelta"),
-}

@@ -1,10 +1,9 @@
-"""Where the course runs: device, seeds, cache folders and the run profile.
+"""Where the course runs: the device, seeds, cache folders and random draws.
 
-The run profile scales every experiment in one place. Notebooks read it and never hard-code a
-data size, an epoch count or a model width::
+How big a run is lives in :mod:`sgt_course.recipes` (the run profiles); :func:`start` is a notebook's
+first step, the profile and the device in one call::
 
-    profile = get_profile()          # SGT_COURSE_PROFILE=ci|cpu|gpu, detected when unset
-    train = load_images(profile.image_dataset, "train", n=profile.n_train)
+    profile, device = runtime.start(seed=0)   # SGT_COURSE_PROFILE=ci|cpu|gpu, detected when unset
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-PROFILE_ENV = "SGT_COURSE_PROFILE"
+from sgt_course.recipes import Profile, get_profile
+
 DEVICE_ENV = "SGT_COURSE_DEVICE"
 CACHE_ENV = "SGT_COURSE_CACHE"
 DATA_ENV = "SGT_COURSE_DATA"
@@ -95,112 +94,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
-
-    Attributes:
-        name: ``"ci"`` (offline data, small models, about a minute per notebook), ``"cpu"`` (real data
-            subsets, minutes on a laptop) or ``"gpu"`` (full data).
-        image_dataset: the dataset the image notebooks use: ``"mnist5k"`` (the 5,000 real MNIST digits
-            that need no download) or ``"mnist"`` (which falls back to ``"mnist5k"`` offline).
-        image_model: the model the image notebooks train (see :func:`sgt_course.models.build_model`).
-        width: the model's base number of channels (the authors' MNIST CNN ignores it).
-        n_train, n_test: how many training and test samples to use (``None``: all).
-        epochs: epochs for a main training run of the image models.
-        batch_size: minibatch size for training the image models.
-        lr: learning rate of the Adam optimizer for the image models.
-        n_explain: how many test samples the saliency figures and metrics look at.
-        n_planted: training-set size of the generated planted-patch images.
-        n_quick: training-set size of the quick retrains behind the k and λ sliders.
-        n_robust, robust_epochs: training-set size and epochs of notebook 6, where all four regimes
-            (standard, SGT, adversarial training, ASGT) train with one recipe.
-        robust_steps: PGD steps of the attack inside adversarial training and ASGT (evaluation always
-            attacks with 10).
-        n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
-        text_dataset, n_text, text_epochs, text_width: the language notebook's data (``"planted"``
-            reviews or ERASER ``"movies"``), training-set size, epochs and BiLSTM width.
-        sequence_batch_size, sequence_lr: minibatch size and Adam learning rate of the time-series and
-            text models.
-        cifar10: whether notebooks 5 and 6 also attack and train the compact ResNet on CIFAR-10
-            (:func:`sgt_course.recipes.cifar_profile`), with the sizes above.
-        seeds: the training seeds of notebook 2's fair removal study (a standard and an SGT model each).
-        robust_seeds: the training seeds of notebook 6's removal study of the four regimes (one in ``ci``,
-            where each seed costs about 40 s of adversarial training).
-        roar_fractions: the fractions notebook 2 removes and retrains on (ROAR); none in ``ci``, where
-            retraining one model per ranking and fraction does not fit the time budget.
-    """
-
-    name: str
-    image_dataset: str
-    image_model: str
-    width: int
-    n_train: int | None
-    n_test: int | None
-    epochs: int
-    batch_size: int
-    lr: float
-    n_explain: int
-    n_planted: int
-    n_quick: int
-    n_robust: int | None
-    robust_epochs: int
-    robust_steps: int
-    n_series: int
-    series_epochs: int
-    text_dataset: str
-    n_text: int | None
-    text_epochs: int
-    text_width: int
-    sequence_batch_size: int
-    sequence_lr: float
-    cifar10: bool
-    seeds: tuple[int, ...] = (0, 1, 2)
-    robust_seeds: tuple[int, ...] = (0, 1, 2)
-    roar_fractions: tuple[float, ...] = (0.2, 0.5)
-
-    def scaled(self, **changes: object) -> Profile:
-        """A copy with some fields changed, e.g. ``profile.scaled(epochs=1)`` for a quick retrain."""
-        return replace(self, **changes)
-
-
-PROFILES: dict[str, Profile] = {
-    "ci": Profile(
-        "ci", image_dataset="mnist5k", image_model="small_cnn", width=32, n_train=None, n_test=None, epochs=3,
-        batch_size=64, lr=1e-3, n_explain=128, n_planted=2000, n_quick=1000, n_robust=1500, robust_epochs=4,
-        robust_steps=5, n_series=600, series_epochs=3,
-        text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, sequence_batch_size=32, sequence_lr=3e-3,
-        cifar10=False, robust_seeds=(0,), roar_fractions=()),
-    "cpu": Profile(
-        "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
-        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
-        robust_steps=10, n_series=1000, series_epochs=10,
-        text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
-        cifar10=False, roar_fractions=(0.5,)),
-    "gpu": Profile(
-        "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
-        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
-        robust_steps=10, n_series=1000, series_epochs=30,
-        text_dataset="movies", n_text=None, text_epochs=10, text_width=128, sequence_batch_size=128, sequence_lr=1e-3,
-        cifar10=True),
-}
-
-
-def get_profile(name: str | None = None) -> Profile:
-    """The run profile: ``name``, else $SGT_COURSE_PROFILE, else ``"gpu"`` with CUDA and ``"cpu"`` without.
-
-    Raises:
-        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu``.
-    """
-    name = name if name is not None else os.environ.get(PROFILE_ENV) or None
-    if name is None:
-        name = "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in PROFILES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {name!r} "
-                         f"(set {PROFILE_ENV} or pass name=)")
-    return PROFILES[name]
 
 
 def draw(like: torch.Tensor, generator: torch.Generator | None = None, *, normal: bool = False,

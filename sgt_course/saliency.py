@@ -191,10 +191,12 @@ def random_saliency(model: nn.Module, x: Tensor, target: int | Tensor,
 
 @dataclass(frozen=True)
 class Method:
-    """A saliency method of the course: its function and the name figures and tables show."""
+    """A saliency method of the course: its function, the name figures and tables show, and whether it
+    draws random numbers (then it takes a ``generator=`` keyword, for repeatable maps)."""
 
     function: SaliencyFn
     label: str
+    random: bool = False
 
 
 #: The saliency methods by name.
@@ -202,8 +204,8 @@ METHODS: dict[str, Method] = {
     "gradient": Method(gradient, "Gradient"),
     "input_x_gradient": Method(input_x_gradient, "Input×Gradient"),
     "integrated_gradients": Method(integrated_gradients, "Integrated Gradients"),
-    "smoothgrad": Method(smoothgrad, "SmoothGrad"),
-    "random": Method(random_saliency, "Random"),
+    "smoothgrad": Method(smoothgrad, "SmoothGrad", random=True),
+    "random": Method(random_saliency, "Random", random=True),
 }
 
 

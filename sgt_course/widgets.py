@@ -19,7 +19,6 @@ from torch import Tensor, nn
 
 from sgt_course.attacks import ATTACKS, attack_label, get_attack
 from sgt_course.data.text import tokenize
-from sgt_course.metrics import removal_curve
 from sgt_course.models import eval_mode
 from sgt_course.plots import (
     AttackedImage,
@@ -29,6 +28,8 @@ from sgt_course.plots import (
     saliency_grid,
     series_heatmaps,
 )
+from sgt_course.recipes import PAPER_SGT
+from sgt_course.removal import removal_curve
 from sgt_course.saliency import METHODS, attribute, label, token_saliency
 from sgt_course.training import as_tensors, predict
 
@@ -95,7 +96,7 @@ def _rounded(slider: widgets.FloatSlider) -> float:
 
 
 def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module, x: Tensor, y: Tensor, *,
-                 k: float = 0.5, lam: float = 1.0, label: str = "SGT") -> widgets.VBox:
+                 k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam, label: str = "SGT") -> widgets.VBox:
     """Sliders for k and λ: ``train(k, lam)`` (both rounded to 2 decimals) returns an SGT (or ASGT:
     ``label``) model, cached per setting by the caller, and the maps and removal curves of both models
     redraw in place."""
@@ -169,7 +170,7 @@ def render_series_saliency(models: dict[str, nn.Module], x: Tensor, y: int, mask
 
 def timeseries_explorer(train: Callable[[str, str, float, float], tuple[nn.Module, nn.Module, object]],
                         layouts: Sequence[str], architectures: Sequence[str] = ("lstm", "tcn"), *,
-                        k: float = 0.5, lam: float = 1.0) -> widgets.VBox:
+                        k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam) -> widgets.VBox:
     """Layout, model, k and λ (rounded to 2 decimals): ``train(layout, architecture, k, lam)`` returns
     (standard, SGT, test set), and one test series with its ground truth and both saliency maps
     redraws in place."""

@@ -26,17 +26,18 @@ from IPython.display import Markdown, display
 from sgt_course import runtime, saliency
 from sgt_course.experiments import image_data, image_model, robust_models
 from sgt_course.masking import mask_bottom_k
-from sgt_course.metrics import removal_curve, robustness_curves, spread
-from sgt_course.plots import gap_bars, removal_panels, robustness_panels, saliency_grid, show_images, summary_bars
-from sgt_course.recipes import TRAINING_EPS
-from sgt_course.removal_study import figure3_curves, removal_study
+from sgt_course.plots import figure3_panels, gap_bars, robustness_panels, saliency_grid, show_images, summary_bars
+from sgt_course.recipes import PAPER_SGT, TRAINING_EPS
+from sgt_course.removal import figure3_curves, removal_curve, removal_study
+from sgt_course.robustness import robustness_curves
+from sgt_course.stats import spread
 from sgt_course.training import evaluate
 
 plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
 profile, device = runtime.start(seed=0)
 train, test = image_data(profile, device)
 standard, _ = image_model(profile, "standard", train, test, progress=False)
-sgt, _ = image_model(profile, "sgt", train, test, k=0.5, lam=1.0, progress=False)
+sgt, _ = image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, progress=False)
 xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
 
 
@@ -123,7 +124,7 @@ saliency_grid(xs, {saliency.label(m): saliency.attribute(m, standard, xs, ys, **
 # %%
 xm, ym = test.x[:6], test.y[:6]
 scores = saliency.per_pixel(saliency.gradient(sgt, xm, ym))
-masked, _ = mask_bottom_k(xm, scores, k=0.5, **seeded())
+masked, _ = mask_bottom_k(xm, scores, k=PAPER_SGT.k, **seeded())
 shown = (scores / scores.amax((1, 2, 3), keepdim=True)).expand_as(xm)
 show_images(torch.cat([xm, shown, masked]),
             ["input"] * 6 + ["|gradient|"] * 6 + ["bottom 50% masked"] * 6, ncols=6, size=1.05);
@@ -133,15 +134,16 @@ show_images(torch.cat([xm, shown, masked]),
 
 # %%
 curves = figure3_curves({"standard": standard, "SGT": sgt}, xe, ye, "authors", ("gradient", "integrated_gradients"))
-removal_panels(curves);
+figure3_panels(curves);
 seed_pairs = {seed: {"standard": image_model(profile, "standard", train, test, seed=seed, progress=False)[0],
-                     "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, seed=seed, progress=False)[0]}
+                     "SGT": image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, seed=seed,
+                                        progress=False)[0]}
               for seed in profile.seeds}  # notebook 2's models, cached
-by_seed = [figure3_curves(pair, xe, ye, "authors", ("gradient",), seed=seed)["Gradient"]
-           for seed, pair in seed_pairs.items()]
-rows = "\n".join(f"| {ranking} | " + " | ".join(spread([c[f"{name}{suffix}"].at(0.5) for c in by_seed])
+by_seed = [figure3_curves(pair, xe, ye, "authors", ("gradient",), seed=seed) for seed, pair in seed_pairs.items()]
+rows = "\n".join(f"| {ranking} | " + " | ".join(spread([pick(c, name).at(0.5) for c in by_seed])
                                                for name in ("standard", "SGT")) + " |"
-                  for ranking, suffix in (("gradient", ""), ("random", ", random ranking")))
+                  for ranking, pick in (("gradient", lambda c, name: c.curve(name)),
+                                        ("random", lambda c, name: c.random(name))))
 display(Markdown(f"Clean accuracy (seed 0): standard {evaluate(standard, test):.1%}, SGT {evaluate(sgt, test):.1%}.\n\n"
                  f"| 50% removed (authors' settings), seeds {', '.join(map(str, profile.seeds))} | standard | SGT |\n"
                  "|---|---|---|\n" + rows +
@@ -155,10 +157,10 @@ display(Markdown(f"Clean accuracy (seed 0): standard {evaluate(standard, test):.
 # trained on, both orders, **gap** = area(LeRF) − area(MoRF), several seeds.
 
 # %%
-fair = removal_study({0: {"standard": standard, "SGT": sgt}}, xe, ye, imputations=("uniform", "linear"),
+fair = removal_study({0: {"standard": standard, "SGT": sgt}}, xe, ye, fills=("uniform", "linear"),
                      progress=False)
 gap_bars(fair);
-lead = {fill: 100 * fair.lead("SGT", "standard", fill)[0] for fill in fair.imputations}
+lead = {fill: 100 * fair.lead("SGT", "standard", fill)[0] for fill in fair.fills}
 display(Markdown(f"SGT's lead in ROAD's gap, this run (seed 0): **{lead['uniform']:+.0f}** points under the "
                  f"uniform fill, **{lead['linear']:+.0f}** under ROAD's linear fill. Three seeds on MNIST-5k "
                  "(notebook 2): +42 to +47 → +5 to +9 points (small CNN); +5 to +26 → −4 to 0 (the authors' "
@@ -197,7 +199,7 @@ from sgt_course.timing import compare, training_step
 
 xb, yb = train.x[:128], train.y[:128]
 cost = compare({"standard": training_step(copy.deepcopy(standard), standard_loss, xb, yb),
-                "SGT": training_step(copy.deepcopy(standard), partial(sgt_loss, k=0.5, lam=1.0), xb, yb)},
+                "SGT": training_step(copy.deepcopy(standard), partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), xb, yb)},
                repeats=5, device=device)
 display(Markdown(f"Measured here: an SGT step costs **{cost['SGT'] / cost['standard']:.2f}×** a standard step "
                  f"({1000 * cost['standard']:.0f} ms → {1000 * cost['SGT']:.0f} ms, batch 128, {device.type})."))

@@ -8,8 +8,8 @@ from torch import nn
 
 from sgt_course import attacks
 from sgt_course.losses import adversarial_loss
-from sgt_course.metrics import robust_accuracy
 from sgt_course.models import SmallCNN
+from sgt_course.robustness import robust_accuracy
 
 torchattacks = pytest.importorskip("torchattacks")
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from sgt_course import attacks, checks, losses, masking, metrics, saliency
+from sgt_course import attacks, checks, losses, masking, removal, robustness, saliency
 from sgt_course.models import build_model
 from sgt_course.training import fit
 
@@ -37,15 +37,15 @@ SCORES = torch.rand(4, 1, 28, 28)
     lambda m, x: saliency.integrated_gradients(m, x, Y, steps=4),
     lambda m, x: saliency.smoothgrad(m, x, Y, samples=2),
     lambda m, x: masking.mask_bottom_k(x, SCORES, 0.5),
-    lambda m, x: metrics.removal_curve(m, x, Y, "gradient", imputation="linear", order="lerf"),
+    lambda m, x: removal.removal_curve(m, x, Y, "gradient", fill="linear", order="lerf"),
     lambda m, x: losses.sgt_loss(m, x, Y),
     lambda m, x: losses.asgt_loss(m, x, Y, attack=attacks.make_attack("fgsm", 0.1)),
     lambda m, x: losses.adversarial_loss(m, x, Y, attack=attacks.make_attack("fgsm", 0.1)),
     lambda m, x: attacks.fgsm(m, x, Y, 0.1),
     lambda m, x: attacks.pgd(m, x, Y, 0.1, steps=2),
     lambda m, x: attacks.mifgsm(m, x, Y, 0.1, steps=2),
-    lambda m, x: metrics.removal_curve(m, x, Y, "gradient"),
-    lambda m, x: metrics.robust_accuracy(m, x, Y, "fgsm", (0.1,)),
+    lambda m, x: removal.removal_curve(m, x, Y, "gradient"),
+    lambda m, x: robustness.robust_accuracy(m, x, Y, "fgsm", (0.1,)),
     lambda m, x: fit(m, (x, Y), progress=False),
 ], ids=["gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "mask_bottom_k", "removal_curve_lerf_linear",
         "sgt_loss", "asgt_loss", "adversarial_loss", "fgsm", "pgd", "mifgsm", "removal_curve", "robust_accuracy", "fit"])

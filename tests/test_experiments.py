@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from sgt_course import experiments
-from sgt_course.experiments import image_data, image_model, robust_models
-from sgt_course.metrics import regime_summary, removal_curve, robustness_curves
-from sgt_course.recipes import cifar_profile, robust_profile
-from sgt_course.runtime import PROFILES
+from sgt_course.experiments import image_data, image_model, regime_summary, robust_models
+from sgt_course.recipes import PROFILES, cifar_profile, robust_profile
+from sgt_course.removal import removal_curve
+from sgt_course.robustness import robustness_curves
 
 
 def test_only_the_gpu_profile_runs_cifar10():
@@ -85,7 +85,7 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
     takes its branch: run that cell here with a toy profile that has ``cifar10`` set."""
     import matplotlib.pyplot as plt
 
-    from sgt_course import metrics, plots
+    from sgt_course import plots, recipes, removal, robustness
 
     monkeypatch.setenv("SGT_COURSE_DATA", str(cifar_root))
     cells = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4).cells
@@ -94,8 +94,9 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
                                 batch_size=8, n_explain=4, cifar10=True)
     namespace = {"profile": toy, "device": torch.device("cpu"), "torch": torch,  # what earlier cells define
                  **{name: getattr(module, name) for module, names in [
-                     (experiments, ["image_data", "image_model", "robust_models"]),
-                     (metrics, ["removal_curve", "robustness_curves", "robustness_table", "regime_summary"]),
+                     (experiments, ["image_data", "image_model", "robust_models", "regime_summary"]),
+                     (recipes, ["PAPER_SGT"]), (removal, ["removal_curve"]),
+                     (robustness, ["robustness_curves", "robustness_table"]),
                      (plots, ["robustness_panels", "plot_removal_curves", "summary_bars"])] for name in names}}
     exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
     plt.close("all")

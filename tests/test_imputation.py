@@ -79,7 +79,7 @@ def test_the_simple_fills_replace_only_the_removed_pixels():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda x, r: impute(x, r, "blur"), ValueError, "how must be one of uniform, zero, mean, linear, background; got 'blur'"),
+    (lambda x, r: impute(x, r, "blur"), ValueError, "fill must be one of uniform, zero, mean, background, linear; got 'blur'"),
     (lambda x, r: impute(x, r, sigma=-0.1), ValueError, "sigma must be a finite number >= 0"),
     (lambda x, r: impute(x, r.float()), TypeError, "removed must be a bool tensor"),
     (lambda x, r: impute(x, r[:, :, :3]), ValueError, r"removed must have shape \(N, 1, H, W\)"),

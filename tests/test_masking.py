@@ -98,5 +98,5 @@ def test_background_fill_takes_each_images_top_left_pixel_of_the_first_channel()
 
 
 def test_bad_fill():
-    with pytest.raises(ValueError, match="fill must be one of uniform, mean, zero"):
+    with pytest.raises(ValueError, match="fill must be one of uniform, zero, mean, background"):
         mask_bottom_k(torch.rand(2, 4), torch.rand(2, 4), 0.5, fill="blur")

@@ -117,9 +117,9 @@ def test_readme_maps_every_notebook_with_a_colab_badge():
 
 #: The teaching library's layers, bottom up (the package docstring draws them): a module imports from its
 #: own layer or below, never from above, and never from the course tooling in sgt_course.tools.
-LAYERS = [("checks", "runtime"), ("data", "models", "recipes"), ("saliency", "masking", "imputation", "attacks"),
-          ("losses",), ("training", "timing"), ("metrics", "removal_study", "sanity"), ("plots", "experiments"),
-          ("widgets", "exercises")]
+LAYERS = [("checks", "recipes", "runtime", "stats", "tables"), ("data", "models"),
+          ("saliency", "masking", "imputation", "attacks"), ("losses",), ("training", "timing"),
+          ("metrics", "removal", "robustness", "sanity"), ("plots", "experiments"), ("widgets", "exercises")]
 
 
 def test_no_import_runs_back_up_the_layers_or_into_the_tooling():

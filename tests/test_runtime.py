@@ -1,31 +1,31 @@
 import pytest
 import torch
 
-from sgt_course import runtime
+from sgt_course import recipes, runtime
 
 
 def test_profile_from_environment(monkeypatch):
     monkeypatch.setenv("SGT_COURSE_PROFILE", "ci")
-    assert runtime.get_profile().name == "ci"
-    assert runtime.get_profile("cpu").name == "cpu"
+    assert recipes.get_profile().name == "ci"
+    assert recipes.get_profile("cpu").name == "cpu"
 
 
 def test_profile_detected_when_unset(monkeypatch):
     monkeypatch.delenv("SGT_COURSE_PROFILE", raising=False)
     expected = "gpu" if torch.cuda.is_available() else "cpu"
-    assert runtime.get_profile().name == expected
+    assert recipes.get_profile().name == expected
 
 
 def test_unknown_profile_names_the_choices(monkeypatch):
     with pytest.raises(ValueError, match="profile must be one of ci, cpu, gpu; got 'fast'"):
-        runtime.get_profile("fast")
+        recipes.get_profile("fast")
     monkeypatch.setenv("SGT_COURSE_PROFILE", "laptop")
     with pytest.raises(ValueError, match="'laptop'"):
-        runtime.get_profile()
+        recipes.get_profile()
 
 
 def test_profiles_scale_up():
-    ci, cpu, gpu = (runtime.PROFILES[n] for n in ("ci", "cpu", "gpu"))
+    ci, cpu, gpu = (recipes.PROFILES[n] for n in ("ci", "cpu", "gpu"))
     assert ci.image_dataset == "mnist5k", "the ci profile runs offline, on real MNIST digits"
     assert ci.n_train is None and cpu.n_train == 12000 and gpu.n_train is None, "ci: all 4,000 of MNIST-5k"
     assert ci.n_robust < cpu.n_robust and gpu.n_robust is None
@@ -73,7 +73,7 @@ def test_cache_and_data_folders(monkeypatch, tmp_path):
 
 
 def test_describe_mentions_profile_and_device():
-    line = runtime.describe(runtime.get_profile("ci"), torch.device("cpu"))
+    line = runtime.describe(recipes.get_profile("ci"), torch.device("cpu"))
     assert "profile=ci" in line and "device=cpu" in line
 
 

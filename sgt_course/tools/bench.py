@@ -32,11 +32,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from sgt_course import runtime
+from sgt_course import recipes, runtime
 from sgt_course.data import ImageSet
 from sgt_course.experiments import image_data, image_model
 from sgt_course.losses import sgt_loss
 from sgt_course.models import build_model
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.tools import step_cost
 from sgt_course.training import evaluate, fit
 from sgt_course.widgets import render_attack
@@ -53,10 +54,10 @@ def _median_seconds(fn, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def widget_latency(profile: runtime.Profile, train: ImageSet, test: ImageSet, repeats: int) -> dict[str, float]:
+def widget_latency(profile: recipes.Profile, train: ImageSet, test: ImageSet, repeats: int) -> dict[str, float]:
     """Seconds from a slider change to a redrawn figure (ε) and to a retrained model (k/λ)."""
     models = {"standard": image_model(profile, "standard", train, test, progress=False)[0],
-              "SGT": image_model(profile, "sgt", train, test, k=0.5, lam=1.0, progress=False)[0]}
+              "SGT": image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, progress=False)[0]}
     x, y = test.x[:32], test.y[:32]
 
     def redraw() -> None:
@@ -72,25 +73,25 @@ def widget_latency(profile: runtime.Profile, train: ImageSet, test: ImageSet, re
     return {"ε slider redraw (s)": _median_seconds(redraw, repeats), "k/λ retrain (s)": retrain}
 
 
-def _fresh_model(profile: runtime.Profile, train: ImageSet) -> torch.nn.Module:
+def _fresh_model(profile: recipes.Profile, train: ImageSet) -> torch.nn.Module:
     """The profile's image model, seeded, untrained, on the data's device."""
     torch.manual_seed(0)
     return build_model(profile.image_model, in_channels=train.x.shape[1], width=profile.width).to(train.x.device)
 
 
-def gpu_sgt_epoch_memory(profile: runtime.Profile, train: ImageSet) -> float | None:
+def gpu_sgt_epoch_memory(profile: recipes.Profile, train: ImageSet) -> float | None:
     """Peak GPU memory (GiB) of one SGT epoch on the profile's data and model; None without a GPU."""
     device = train.x.device
     if device.type != "cuda":
         return None
     model = _fresh_model(profile, train)
     torch.cuda.reset_peak_memory_stats(device)
-    fit(model, train, partial(sgt_loss, k=0.5, lam=1.0), epochs=1, batch_size=profile.batch_size, lr=profile.lr,
+    fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1, batch_size=profile.batch_size, lr=profile.lr,
         progress=False)
     return torch.cuda.max_memory_allocated(device) / 2**30
 
 
-def sgt_time_to_accuracy(profile: runtime.Profile, train: ImageSet, test: ImageSet, target: float = 0.99,
+def sgt_time_to_accuracy(profile: recipes.Profile, train: ImageSet, test: ImageSet, target: float = 0.99,
                          max_epochs: int = 1) -> dict[str, float]:
     """Train SGT (k = 0.5, λ = 1) on the profile's image data and model, one epoch at a time with one Adam
     optimizer, until the test accuracy reaches ``target`` or ``max_epochs`` have run. Seconds count
@@ -100,7 +101,7 @@ def sgt_time_to_accuracy(profile: runtime.Profile, train: ImageSet, test: ImageS
     seconds, accuracy, epoch = 0.0, 0.0, 0
     while epoch < max_epochs and accuracy < target:
         epoch += 1
-        history = fit(model, train, partial(sgt_loss, k=0.5, lam=1.0), epochs=1, batch_size=profile.batch_size,
+        history = fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1, batch_size=profile.batch_size,
                       optimizer=optimizer, seed=epoch, progress=False)
         seconds, accuracy = seconds + history.seconds[0], evaluate(model, test)
     return {"epochs": epoch, "training seconds": seconds, "test accuracy": accuracy, "target": target,
@@ -117,14 +118,14 @@ def notebook_times(profile: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sgt-course bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", choices=tuple(runtime.PROFILES), default="cpu")
+    parser.add_argument("--profile", choices=tuple(recipes.PROFILES), default="cpu")
     parser.add_argument("--toy", action="store_true",
                         help="tiny batches, few repeats and 512 training images (seconds, for CI)")
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
     os.environ["SGT_COURSE_PROFILE"] = args.profile
-    profile, device = runtime.get_profile(args.profile), runtime.get_device()
+    profile, device = recipes.get_profile(args.profile), runtime.get_device()
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}, profile {args.profile}")
     print("\n# step costs")

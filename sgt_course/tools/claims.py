@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from sgt_course import runtime, saliency
+from sgt_course import recipes, runtime, saliency
 from sgt_course.attacks import fgsm
 from sgt_course.experiments import image_data, image_model, robust_model, robust_models
-from sgt_course.metrics import removal_curve, robust_accuracy, robustness_curves
-from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
-from sgt_course.removal_study import REMOVAL_SETTINGS, figure3_curves, removal_study
+from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
+from sgt_course.removal import REMOVAL_SETTINGS, figure3_curves, removal_curve, removal_study
+from sgt_course.robustness import robust_accuracy, robustness_curves
 from sgt_course.sanity import cascading_randomization
 from sgt_course.training import evaluate, predict
 
@@ -39,10 +39,10 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[str, float]:
+def measure(profile: recipes.Profile, seed: int, device: torch.device) -> dict[str, float]:
     """Every quantity an image notebook asserts, for one seed: ``{"notebook · quantity": value}``."""
     train, test = image_data(profile, device, verbose=False)
-    k, lam = 0.5, 1.0
+    k, lam = PAPER_SGT.k, PAPER_SGT.lam
     standard, _ = image_model(profile, "standard", train, test, seed=seed, progress=False)
     sgt, _ = image_model(profile, "sgt", train, test, seed=seed, progress=False, k=k, lam=lam)
     models = {"standard": standard, "SGT": sgt}
@@ -60,10 +60,13 @@ def measure(profile: runtime.Profile, seed: int, device: torch.device) -> dict[s
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
     whose = {"authors": "the authors'", "course": "the course's"}
     for settings in REMOVAL_SETTINGS:
-        for method, by_model in figure3_curves(models, xe, ye, settings, seed=seed).items():
-            for name, curve in by_model.items():
-                ranking = "random ranking" if name.endswith("random ranking") else f"{method} ranking"
-                out[f"2 · accuracy with 50% removed, {whose[settings]} settings, {ranking}, {name.split(',')[0]}"] = curve.at(0.5)
+        figure3 = figure3_curves(models, xe, ye, settings, seed=seed)
+        quantity = f"2 · accuracy with 50% removed, {whose[settings]} settings"
+        for method in figure3.methods:
+            for name in figure3.models:
+                out[f"{quantity}, {saliency.label(method)} ranking, {name}"] = figure3.curve(name, method).at(0.5)
+        for name in figure3.models:
+            out[f"{quantity}, random ranking, {name}"] = figure3.random(name).at(0.5)
 
     out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
 
@@ -104,7 +107,7 @@ def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str
     every fill, ``guided``'s lead over ``other`` and their random-ranking difference at 50 % removed."""
     study = removal_study({seed: models}, x, y, progress=False)
     out = {}
-    for fill in study.imputations:
+    for fill in study.fills:
         for name in models:
             out[f"{notebook} · ROAD gap, {fill} fill, {name}"] = study.gap(name, fill)[0]
         out[f"{notebook} · {guided}'s ROAD-gap lead over {other}, {fill} fill"] = study.lead(guided, other, fill)[0]
@@ -115,11 +118,11 @@ def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sgt-course claims", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="ci", choices=tuple(runtime.PROFILES))
+    parser.add_argument("--profile", default="ci", choices=tuple(recipes.PROFILES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", help="also write {quantity: {seed: value}} to this file")
     args = parser.parse_args(argv)
-    profile, device = runtime.get_profile(args.profile), runtime.get_device()
+    profile, device = recipes.get_profile(args.profile), runtime.get_device()
     print(runtime.describe(profile, device))
     train, test = image_data(profile, device)
     results: dict[str, dict[int, float]] = {}

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sgt_course.runtime import PROFILES
+from sgt_course.recipes import PROFILES
 from sgt_course.tools import notebook_tools
 
 # Commands with their own parser: name -> (module of sgt_course.tools, help). Imported when called, so

@@ -118,7 +118,8 @@ def kernel_facts(namespace: Mapping[str, object]) -> dict[str, object]:
     import torch
 
     from sgt_course.data import Dataset, describe_source
-    from sgt_course.runtime import get_device, get_profile
+    from sgt_course.recipes import get_profile
+    from sgt_course.runtime import get_device
 
     device = get_device()
     name = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)

@@ -47,7 +47,7 @@ from sgt_course.data import ImageSet, load_images
 from sgt_course.losses import regime_loss, sgt_loss
 from sgt_course.metrics import spearman
 from sgt_course.models import accelerate, build_model
-from sgt_course.recipes import TRAINING_EPS, robust_regimes
+from sgt_course.recipes import PAPER_SGT, TRAINING_EPS, robust_regimes
 from sgt_course.runtime import mixed_precision
 from sgt_course.saliency import gradient, per_pixel
 from sgt_course.timing import compare, training_step
@@ -163,7 +163,7 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
         torch.manual_seed(0)
         model = build_model(name, in_channels=shape[0], width=16).to(device)
         x, y = torch.rand(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
-        loss = partial(sgt_loss, k=0.5, lam=1.0)
+        loss = partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
         steps = {}
         for variant in ("fp32", *SPEEDUPS[1:]):
             prepared, precision = _variant(variant, model)
@@ -176,7 +176,7 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
     def trained(variant: str) -> nn.Module:
         torch.manual_seed(0)
         model, precision = _variant(variant, build_model("mnist_cnn").to(device))
-        fit(model, train, partial(sgt_loss, k=0.5, lam=1.0), epochs=size.epochs, batch_size=128, seed=0,
+        fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=size.epochs, batch_size=128, seed=0,
             precision=precision, progress=False)
         return model
 

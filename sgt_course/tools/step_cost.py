@@ -23,6 +23,7 @@ from sgt_course.attacks import make_attack
 from sgt_course.losses import adversarial_loss, asgt_loss, sgt_loss, standard_loss
 from sgt_course.masking import mask_bottom_k
 from sgt_course.models import MnistCNN
+from sgt_course.recipes import PAPER_SGT
 from sgt_course.runtime import get_device
 from sgt_course.saliency import gradient, per_pixel
 from sgt_course.timing import compare, training_step
@@ -42,7 +43,7 @@ def measure(batch: int = 128, repeats: int = 20, device: str | torch.device | No
         "SGT step (faithful)": training_step(copy.deepcopy(model), sgt_loss, x, y),
         "SGT step (reused forward)": training_step(copy.deepcopy(model), partial(sgt_loss, reuse_forward=True), x, y),
         "saliency S(X) alone (eval)": lambda: gradient(model.eval(), x, y),
-        "masking M_k alone": lambda: mask_bottom_k(x, scores, 0.5),
+        "masking M_k alone": lambda: mask_bottom_k(x, scores, PAPER_SGT.k),
     }, repeats=repeats, warmup=3, device=device)
     timed.update(compare({
         "PGD-AT step (10-step PGD)": training_step(copy.deepcopy(model), partial(adversarial_loss, attack=attack), x, y),
