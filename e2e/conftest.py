@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from sgt_course.tools.cli import CHROMIUM_ENV
+
 #: Flags for a headless Chromium on a machine with no network and no display, running as root.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -22,16 +24,17 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 def chromium_path() -> str | None:
     """$SGT_COURSE_CHROMIUM, else Debian's ``chromium`` (or ``chromium-browser``) on the PATH."""
-    return os.environ.get("SGT_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
 def deck(tmp_path_factory: pytest.TempPathFactory) -> object:
     """The seminar deck built once in the ci profile (an :class:`sgt_course.tools.slides.Deck`): the deck's
     test shows it, the website links it."""
-    from sgt_course.tools import notebook_tools, slides
+    from sgt_course.tools import slides
+    from sgt_course.tools.notebook_files import repo_root
 
-    source = notebook_tools.repo_root() / "slides" / "deck.py"
+    source = repo_root() / "slides" / "deck.py"
     return slides.build(source, tmp_path_factory.mktemp("deck"), profile="ci", timeout=600)
 
 

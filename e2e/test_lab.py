@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from e2e.conftest import WatchedPage
-from sgt_course.tools import notebook_tools
+from sgt_course.tools.notebook_files import repo_root
 
 NOTEBOOK = "05_adversarial_attacks.ipynb"
 
@@ -31,7 +31,7 @@ def _free_port() -> int:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab on a free loopback port, serving a copy of notebook 5; yields the notebook's URL."""
     folder = tmp_path_factory.mktemp("lab")
-    shutil.copy(notebook_tools.repo_root() / "notebooks" / NOTEBOOK, folder / NOTEBOOK)
+    shutil.copy(repo_root() / "notebooks" / NOTEBOOK, folder / NOTEBOOK)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, SGT_COURSE_PROFILE="ci", JUPYTER_CONFIG_DIR=str(folder / ".jupyter"))
     env.pop("MPLBACKEND", None)  # the kernel draws inline, as for a student

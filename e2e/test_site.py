@@ -18,6 +18,7 @@ import pytest
 
 from e2e.conftest import WatchedPage, ink_fraction
 from sgt_course.tools import site
+from sgt_course.tools.run_records import EXECUTED_ENV
 
 MATHJAX_DONE = "!window.MathJax || (MathJax.Hub && MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
 WIDGET_NOTES = ("Array.from(document.querySelectorAll('.cell_output'))"
@@ -28,7 +29,7 @@ _EXPLORER = re.compile(r"^\w+_explorer\(", re.M)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, deck: object) -> site.Site:
     folder = tmp_path_factory.mktemp("site")
-    executed = Path(os.environ.get("SGT_COURSE_EXECUTED") or folder / "executed")
+    executed = Path(os.environ.get(EXECUTED_ENV) or folder / "executed")
     return site.build("ci", folder / "html", executed=executed, work=folder / "work", deck=deck.html.parent,
                       timeout=600)
 

@@ -2,10 +2,10 @@
 
 - its kernels draw figures inline, as a student's do;
 - a cell that runs for most of its timeout leaves the Python stacks of the kernel and of pytest in a
-  file, which the failing cell's report names (:class:`~sgt_course.tools.notebook_tools.StackDump`):
+  file, which the failing cell's report names (:class:`~sgt_course.tools.headless.StackDump`):
   what a hung kernel was waiting for;
 - with $SGT_COURSE_EXECUTED set (``sgt-course test`` sets it), every notebook nbval runs is written
-  there with its outputs and its run record (:mod:`sgt_course.tools.executed`), so the course website
+  there with its outputs and its run record (:mod:`sgt_course.tools.run_records`), so the course website
   is built from this run instead of executing the notebooks a second time.
 """
 
@@ -19,10 +19,11 @@ from queue import Empty
 
 import pytest
 
-from sgt_course.tools import executed
-from sgt_course.tools.notebook_tools import INLINE_BACKEND, StackDump
+from sgt_course.recipes import PROFILE_ENV
+from sgt_course.tools import run_records
+from sgt_course.tools.headless import INLINE_BACKEND, StackDump
+from sgt_course.tools.run_records import EXECUTED_ENV
 
-EXECUTED_ENV = "SGT_COURSE_EXECUTED"
 _BACKEND = os.environ.get("MPLBACKEND")
 _started: dict[str, float] = {}
 _dumps: dict[str, StackDump] = {}
@@ -124,12 +125,12 @@ def _save(notebook: pytest.Collector, folder: Path) -> None:
 
     kernel = notebook.kernel
     alive = kernel is not None and kernel.is_alive()
-    facts = executed.probe_facts(_run_in_kernel(kernel, executed.PROBE)) if alive else {}
+    facts = run_records.probe_facts(_run_in_kernel(kernel, run_records.PROBE)) if alive else {}
     outputs = [output for cell in notebook.nb.cells for output in cell.get("outputs", [])]
     failed = any(output.get("output_type") == "error" for output in outputs)
     seconds = time.perf_counter() - _started.get(str(notebook.path), time.perf_counter())
-    executed.attach(notebook.nb, executed.make_record(
-        notebook.nb, facts, profile=os.environ.get("SGT_COURSE_PROFILE") or "unknown", seconds=seconds,
+    run_records.attach(notebook.nb, run_records.make_record(
+        notebook.nb, facts, profile=os.environ.get(PROFILE_ENV) or "unknown", seconds=seconds,
         executor="nbval", error="a cell raised an error" if failed else None))
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook.nb, folder / notebook.path.name)

@@ -6,13 +6,13 @@ import json
 import subprocess
 import sys
 
-from sgt_course.tools import notebook_tools
+from sgt_course.tools.notebook_files import repo_root
 
 
 def test_bench_runs_at_toy_size_and_reports_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "sgt_course.tools.cli", "bench", "--profile", "ci", "--toy",
-                          "--json", str(out)], cwd=notebook_tools.repo_root(), capture_output=True, text=True,
+                          "--json", str(out)], cwd=repo_root(), capture_output=True, text=True,
                          timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     for heading in ("# step costs", "# widget latency", "# memory", "SGT faithful / standard", "ASGT / PGD-AT",
@@ -29,7 +29,7 @@ def test_bench_runs_at_toy_size_and_reports_every_figure(tmp_path):
 def test_gpu_check_runs_every_part_at_toy_size(tmp_path):
     out = tmp_path / "gpu.json"
     run = subprocess.run([sys.executable, "-m", "sgt_course.tools.cli", "gpu-check", "--toy", "--json", str(out)],
-                         cwd=notebook_tools.repo_root(), capture_output=True, text=True, timeout=900, check=False)
+                         cwd=repo_root(), capture_output=True, text=True, timeout=900, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for heading in ("# step costs", "SGT / standard", "ASGT / PGD-AT", "images/s", "# speed-ups", "bf16",
                     "channels_last", "compile", "# reproduce", "ASGT", "# notebooks", "00_setup_and_tour.ipynb"):

@@ -85,3 +85,11 @@ def test_the_checks_themselves():
         checks.check_non_negative("lam", "1")
     with pytest.raises(ValueError, match="lam must be a finite number >= 0; got -1"):
         checks.check_non_negative("lam", -1)
+
+
+def test_check_choices_wants_a_non_empty_selection():
+    checks.check_choices("fills", ["zero", "linear"], ("uniform", "zero", "linear"))
+    with pytest.raises(ValueError, match=r"fills must be a non-empty selection of uniform, zero; got \['blur'\]"):
+        checks.check_choices("fills", ("blur",), ("uniform", "zero"))
+    with pytest.raises(ValueError, match=r"got \[\]"):
+        checks.check_choices("fills", (), ("uniform", "zero"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from sgt_course.tools.notebook_tools import STUDENT_FOLDER, exercise_cells, strip_solutions, write_student_versions
+from sgt_course.tools.notebook_files import STUDENT_FOLDER, exercise_cells, strip_solutions, write_student_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted(p for p in (ROOT / "notebooks").glob("0*.py"))

@@ -1,7 +1,18 @@
 import pytest
 import torch
+from torch import nn
 
-from sgt_course.models import IMAGE_MODELS, CifarResNet, MnistCNN, Normalize, accelerate, build_model, count_parameters
+from sgt_course.models import (
+    IMAGE_MODELS,
+    BiLSTMClassifier,
+    CifarResNet,
+    MnistCNN,
+    Normalize,
+    accelerate,
+    build_model,
+    count_parameters,
+    mode_dependent_layers,
+)
 
 
 @pytest.mark.parametrize("name, shape", [("mnist_cnn", (2, 1, 28, 28)), ("small_cnn", (2, 1, 28, 28)),
@@ -61,3 +72,13 @@ def test_accelerate_keeps_the_function_and_changes_only_what_was_asked():
     torch.testing.assert_close(fast(x), expected, atol=1e-5, rtol=1e-4)
     compiled = accelerate(model, compile=True)  # compiles at its first call, which gpu-check --toy makes
     assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule) and compiled._orig_mod is model
+
+
+def test_mode_dependent_layers_finds_dropout_batch_norm_and_recurrent_dropout():
+    assert mode_dependent_layers(build_model("small_cnn")) == []
+    assert mode_dependent_layers(build_model("mnist_cnn")) == ["Dropout"]
+    assert mode_dependent_layers(build_model("cifar_resnet")) == ["BatchNorm2d"]
+    assert mode_dependent_layers(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))) == ["BatchNorm1d"]
+    assert mode_dependent_layers(nn.LSTM(2, 2, num_layers=2, dropout=0.1)) == ["LSTM"]
+    assert mode_dependent_layers(nn.LSTM(2, 2)) == [], "one layer: no dropout between layers"
+    assert mode_dependent_layers(BiLSTMClassifier(10, 2)) == []

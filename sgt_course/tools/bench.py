@@ -65,11 +65,11 @@ def widget_latency(profile: recipes.Profile, train: ImageSet, test: ImageSet, re
 
     quick = train.head(profile.n_quick)
     with tempfile.TemporaryDirectory() as empty:  # a k, λ never trained before: nothing in the cache
-        os.environ["SGT_COURSE_CACHE"], before = empty, os.environ.get("SGT_COURSE_CACHE")
+        os.environ[runtime.CACHE_ENV], before = empty, os.environ.get(runtime.CACHE_ENV)
         start = time.perf_counter()
         image_model(profile, "sgt", quick, test, k=0.37, lam=0.63, progress=False)
         retrain = time.perf_counter() - start
-        os.environ.pop("SGT_COURSE_CACHE") if before is None else os.environ.update(SGT_COURSE_CACHE=before)
+        os.environ.pop(runtime.CACHE_ENV) if before is None else os.environ.update({runtime.CACHE_ENV: before})
     return {"ε slider redraw (s)": _median_seconds(redraw, repeats), "k/λ retrain (s)": retrain}
 
 
@@ -86,8 +86,8 @@ def gpu_sgt_epoch_memory(profile: recipes.Profile, train: ImageSet) -> float | N
         return None
     model = _fresh_model(profile, train)
     torch.cuda.reset_peak_memory_stats(device)
-    fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1, batch_size=profile.batch_size, lr=profile.lr,
-        progress=False)
+    fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1, batch_size=profile.batch_size,
+        lr=profile.lr, progress=False)
     return torch.cuda.max_memory_allocated(device) / 2**30
 
 
@@ -101,8 +101,8 @@ def sgt_time_to_accuracy(profile: recipes.Profile, train: ImageSet, test: ImageS
     seconds, accuracy, epoch = 0.0, 0.0, 0
     while epoch < max_epochs and accuracy < target:
         epoch += 1
-        history = fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1, batch_size=profile.batch_size,
-                      optimizer=optimizer, seed=epoch, progress=False)
+        history = fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=1,
+                      batch_size=profile.batch_size, optimizer=optimizer, seed=epoch, progress=False)
         seconds, accuracy = seconds + history.seconds[0], evaluate(model, test)
     return {"epochs": epoch, "training seconds": seconds, "test accuracy": accuracy, "target": target,
             "data": f"{train.source}, {len(train)} training images"}
@@ -118,13 +118,14 @@ def notebook_times(profile: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sgt-course bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", choices=tuple(recipes.PROFILES), default="cpu")
+    parser.add_argument("--profile", choices=tuple(recipes.PROFILES), default=recipes.default_profile_name(),
+                        help="run profile (default: $SGT_COURSE_PROFILE, else gpu with CUDA and cpu without)")
     parser.add_argument("--toy", action="store_true",
                         help="tiny batches, few repeats and 512 training images (seconds, for CI)")
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
-    os.environ["SGT_COURSE_PROFILE"] = args.profile
+    os.environ[recipes.PROFILE_ENV] = args.profile
     profile, device = recipes.get_profile(args.profile), runtime.get_device()
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}, profile {args.profile}")

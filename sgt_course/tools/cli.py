@@ -29,8 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sgt_course.recipes import PROFILES
-from sgt_course.tools import notebook_tools
+from sgt_course.recipes import PROFILE_ENV, PROFILES, default_profile_name
+from sgt_course.runtime import CACHE_ENV
+from sgt_course.tools import notebook_files
+from sgt_course.tools.headless import CELL_TIMEOUT, execute
+from sgt_course.tools.run_records import EXECUTED_ENV
+
+#: A Chromium binary for the browser tests in e2e/, where it is not Debian's on the PATH.
+CHROMIUM_ENV = "SGT_COURSE_CHROMIUM"
 
 # Commands with their own parser: name -> (module of sgt_course.tools, help). Imported when called, so
 # that `sgt-course lab` does not load the training code.
@@ -44,14 +50,14 @@ OWN_PARSERS = {
 
 
 def _lab(args: argparse.Namespace) -> int:
-    folder = notebook_tools.repo_root() / "notebooks"
+    folder = notebook_files.repo_root() / "notebooks"
     print(f"Starting JupyterLab on {folder} (Ctrl+C to stop)")
     return subprocess.call([sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder}", *args.extra])
 
 
 def _run(args: argparse.Namespace) -> int:
-    root = notebook_tools.repo_root()
-    notebooks = [Path(p).resolve() for p in args.notebooks] or notebook_tools.course_notebooks(root / "notebooks")
+    root = notebook_files.repo_root()
+    notebooks = [Path(p).resolve() for p in args.notebooks] or notebook_files.course_notebooks(root / "notebooks")
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
@@ -60,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"Executing {len(notebooks)} notebook(s) in the {args.profile!r} profile; results go to {output}/")
     results, start = [], time.perf_counter()
     for notebook in notebooks:
-        result = notebook_tools.execute(notebook, output / notebook.name, profile=args.profile, timeout=args.timeout)
+        result = execute(notebook, output / notebook.name, profile=args.profile, timeout=args.timeout)
         status = "ok" if result.error is None else f"FAILED: {result.error}"
         print(f"  {result.notebook:<40} {result.seconds:8.1f} s  {status}", flush=True)
         results.append(result)
@@ -78,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 def _ensure_chromium() -> None:
     """The browser tests (e2e/) need Debian's Chromium: install it when it is missing and this is a
     Debian machine where we are root (as in CI); otherwise say that those tests will be skipped."""
-    if os.environ.get("SGT_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser"):
+    if os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser"):
         return
     if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
         print("Chromium not found, and installing it needs apt-get as root: the browser tests in e2e/ will be "
@@ -92,41 +98,40 @@ def _ensure_chromium() -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    root = notebook_tools.repo_root()
+    root = notebook_files.repo_root()
     if not args.pytest_args or any(a.startswith("e2e") for a in args.pytest_args):
         _ensure_chromium()
-    env = dict(os.environ, SGT_COURSE_PROFILE=args.profile, MPLBACKEND="Agg")
+    env = dict(os.environ, MPLBACKEND="Agg", **{PROFILE_ENV: args.profile})
     if not args.keep_cache:
         # A fresh cache: the notebooks must train what they use, not load a stale model.
-        env["SGT_COURSE_CACHE"] = tempfile.mkdtemp(prefix="sgt-course-test-")
+        env[CACHE_ENV] = tempfile.mkdtemp(prefix="sgt-course-test-")
     # nbval's executed notebooks are kept there (notebooks/conftest.py): e2e/ builds the website from them.
-    env.setdefault("SGT_COURSE_EXECUTED", tempfile.mkdtemp(prefix="sgt-course-executed-"))
+    env.setdefault(EXECUTED_ENV, tempfile.mkdtemp(prefix="sgt-course-executed-"))
     # --durations: the log names the slowest tests, so a CI run that creeps towards its limit says where.
     # A cell gets 10 minutes (the slowest takes under 2 in ci): a kernel that stops answering (seen once
     # in about forty notebook runs) then fails its cell instead of eating CI's whole time limit.
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600",
                "-p", "no:cacheprovider", "--durations=15", *(args.pytest_args or ["tests", "notebooks", "e2e"])]
-    print(f"profile={args.profile} cache={env.get('SGT_COURSE_CACHE', '(default)')} "
-          f"executed={env['SGT_COURSE_EXECUTED']}")
+    print(f"profile={args.profile} cache={env.get(CACHE_ENV, '(default)')} executed={env[EXECUTED_ENV]}")
     print("$ " + " ".join(command), flush=True)
     return subprocess.call(command, cwd=root, env=env)
 
 
 def _sync(args: argparse.Namespace) -> int:
-    folder = notebook_tools.repo_root() / "notebooks"
+    folder = notebook_files.repo_root() / "notebooks"
     if args.check:
-        problems = notebook_tools.unsynced_pairs(folder)
+        problems = notebook_files.unsynced_pairs(folder)
         for problem in problems:
             print(problem)
         return 1 if problems else 0
-    for path in notebook_tools.sync(folder):
+    for path in notebook_files.sync(folder):
         print(f"wrote {path.relative_to(folder.parent)}")
     return 0
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    folder = notebook_tools.repo_root() / "notebooks"
-    written = notebook_tools.write_student_versions(folder)
+    folder = notebook_files.repo_root() / "notebooks"
+    written = notebook_files.write_student_versions(folder)
     for path in written:
         print(f"wrote {path.relative_to(folder.parent)}")
     if args.check and written:
@@ -138,7 +143,7 @@ def _exercises(args: argparse.Namespace) -> int:
 def _slides(args: argparse.Namespace) -> int:
     from sgt_course.tools import slides  # nbconvert and its exporters, loaded for this command only
 
-    root = notebook_tools.repo_root()
+    root = notebook_files.repo_root()
     source = Path(args.source) if args.source else root / "slides" / "deck.py"
     output = Path(args.output) if args.output else root / "slides" / "build"
     print(f"Building the deck {source.name} in the {args.profile!r} profile (figures from the cached models; "
@@ -156,7 +161,7 @@ def _slides(args: argparse.Namespace) -> int:
 def _site(args: argparse.Namespace) -> int:
     from sgt_course.tools import site  # Sphinx and MyST-NB, loaded for this command only
 
-    root = notebook_tools.repo_root()
+    root = notebook_files.repo_root()
     output = Path(args.output) if args.output else root / "site"
     executed = Path(args.executed) if args.executed else root / "runs" / args.profile
     try:
@@ -172,6 +177,16 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--profile", choices=tuple(PROFILES), default=default_profile_name(),
+                        help=f"run profile of {what} (default: ${PROFILE_ENV}, else gpu with CUDA and cpu without)")
+
+
+def _timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
+                        help=f"seconds allowed per cell (default: {CELL_TIMEOUT})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgt-course", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,10 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute the notebooks headlessly and print each one's wall time")
     run.add_argument("notebooks", nargs="*", help="notebooks to run (default: all, in course order)")
-    run.add_argument("--profile", choices=tuple(PROFILES), default=os.environ.get("SGT_COURSE_PROFILE") or "cpu",
-                     help="run profile (default: $SGT_COURSE_PROFILE or cpu)")
+    _profile_option(run, "the notebooks")
     run.add_argument("--output", help="folder for the executed notebooks (default: runs/<profile>/)")
-    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
+    _timeout_option(run)
     run.set_defaults(handler=_run)
 
     test = sub.add_parser("test", help="run the unit tests and every notebook under nbval")
@@ -204,22 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     exercises.set_defaults(handler=_exercises)
 
     deck = sub.add_parser("slides", help="build the seminar deck (reveal.js) from slides/deck.py")
-    deck.add_argument("--profile", choices=tuple(PROFILES), default=os.environ.get("SGT_COURSE_PROFILE") or "cpu",
-                      help="run profile of the figures (default: $SGT_COURSE_PROFILE or cpu)")
+    _profile_option(deck, "the figures")
     deck.add_argument("--source", help="the deck's source (default: slides/deck.py)")
     deck.add_argument("--output", help="folder for index.html and its assets (default: slides/build/)")
-    deck.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
+    _timeout_option(deck)
     deck.set_defaults(handler=_slides)
 
     web = sub.add_parser("site", help="build the course website: every notebook executed, as static HTML")
-    web.add_argument("--profile", choices=tuple(PROFILES), default=os.environ.get("SGT_COURSE_PROFILE") or "cpu",
-                     help="run profile of every page (default: $SGT_COURSE_PROFILE or cpu)")
+    _profile_option(web, "every page")
     web.add_argument("--output", help="folder for the HTML (default: site/)")
     web.add_argument("--executed", help="executed notebooks to reuse, and where new runs go (default: runs/<profile>/, "
                                         "shared with `sgt-course run`)")
     web.add_argument("--fresh", action="store_true", help="execute every notebook again, even where a run of the same "
                                                           "code in this profile exists")
-    web.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
+    _timeout_option(web)
     web.set_defaults(handler=_site)
 
     for name, (_, summary) in OWN_PARSERS.items():

@@ -51,7 +51,9 @@ from sgt_course.recipes import PAPER_SGT, TRAINING_EPS, robust_regimes
 from sgt_course.runtime import mixed_precision
 from sgt_course.saliency import gradient, per_pixel
 from sgt_course.timing import compare, training_step
-from sgt_course.tools import notebook_tools, reproduce
+from sgt_course.tools import reproduce
+from sgt_course.tools.headless import execute
+from sgt_course.tools.notebook_files import course_notebooks, repo_root
 from sgt_course.training import evaluate, fit, predict
 
 #: The two image models of the course and the inputs they take.
@@ -176,8 +178,8 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
     def trained(variant: str) -> nn.Module:
         torch.manual_seed(0)
         model, precision = _variant(variant, build_model("mnist_cnn").to(device))
-        fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=size.epochs, batch_size=128, seed=0,
-            precision=precision, progress=False)
+        fit(model, train, partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam), epochs=size.epochs, batch_size=128,
+            seed=0, precision=precision, progress=False)
         return model
 
     eps = TRAINING_EPS["mnist"]
@@ -225,12 +227,11 @@ def reproduction(size: Size, device: torch.device) -> dict:
 
 def notebook_times(size: Size) -> dict:
     """Part 4: each notebook executed headlessly in the size's profile, with its wall time."""
-    root = notebook_tools.repo_root()
-    notebooks = notebook_tools.course_notebooks(root / "notebooks")[:size.notebooks]
+    notebooks = course_notebooks(repo_root() / "notebooks")[:size.notebooks]
     times: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="gpu-check-notebooks-") as folder:
         for notebook in notebooks:
-            result = notebook_tools.execute(notebook, Path(folder) / notebook.name, profile=size.notebook_profile)
+            result = execute(notebook, Path(folder) / notebook.name, profile=size.notebook_profile)
             times[result.notebook] = {"seconds": result.seconds, "error": result.error}
             print(f"  {result.notebook:<44} {result.seconds:7.1f} s  {result.error or 'ok'}", flush=True)
     total = sum(t["seconds"] for t in times.values())

@@ -74,7 +74,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": torch.opt
 #: batch 512; they train up to 100 epochs with early stopping, we train 10 like ``"mnist"``.
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe("mnist", "mnist_cnn", 32, epochs=10, batch_size=128, lr=1e-3, eps=TRAINING_EPS["mnist"]),
-    "cifar10": Recipe("cifar10", "cifar_resnet", CIFAR_WIDTH, epochs=30, batch_size=128, lr=1e-3, eps=TRAINING_EPS["cifar10"]),
+    "cifar10": Recipe("cifar10", "cifar_resnet", CIFAR_WIDTH, epochs=30, batch_size=128, lr=1e-3,
+                      eps=TRAINING_EPS["cifar10"]),
     "mnist5k": Recipe("mnist5k", "small_cnn", 32, epochs=4, batch_size=64, lr=1e-3, eps=TRAINING_EPS["mnist5k"]),
     "mnist-authors": Recipe("mnist", "mnist_cnn", 32, epochs=10, batch_size=512, lr=1.0, eps=TRAINING_EPS["mnist"],
                             optimizer="adadelta"),

@@ -6,7 +6,7 @@ A student reads the figures and numbers before (or without) running anything; an
 section in a seminar. The stack is Sphinx + MyST-NB + sphinx-book-theme (what Jupyter Book 1 is built
 on). MyST-NB renders notebooks that are already executed (``nb_execution_mode = "off"``): this module
 decides what to execute, so the site shares its executed notebooks with ``sgt-course run`` and with
-the nbval run of ``sgt-course test`` (:mod:`sgt_course.tools.executed`):
+the nbval run of ``sgt-course test`` (:mod:`sgt_course.tools.run_records`):
 
 1. For each course notebook, an executed copy in ``executed`` is reused when it ran without error, in
    this profile, from the same code cells; otherwise the notebook is executed and saved there. Prose
@@ -31,8 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sgt_course.tools import executed as runs
-from sgt_course.tools.notebook_tools import INLINE_BACKEND, STUDENT_FOLDER, course_notebooks, execute, repo_root
+from sgt_course.tools import run_records
+from sgt_course.tools.headless import CELL_TIMEOUT, INLINE_BACKEND, execute
+from sgt_course.tools.notebook_files import STUDENT_FOLDER, course_notebooks, repo_root
+from sgt_course.tools.run_records import RunRecord
 
 TEMPLATE = Path(__file__).parent / "site_template"
 #: The staged Sphinx source: notebooks under ``notebooks/`` (as in the repository, so the README's links
@@ -133,7 +135,7 @@ def title(nb: object) -> str | None:
     return None
 
 
-def runs_table(records: dict[str, runs.RunRecord], titles: dict[str, str | None]) -> str:
+def runs_table(records: dict[str, RunRecord], titles: dict[str, str | None]) -> str:
     """A Markdown table of every page's run: notebook (by its title), profile, date, wall time, data."""
     rows = ["| notebook | profile | date | wall time | data |", "|---|---|---|---|---|"]
     for name, record in records.items():
@@ -178,7 +180,7 @@ def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> obje
     import nbformat
 
     page = nbformat.from_dict(json.loads(json.dumps(nb)))
-    record = runs.record_of(page)
+    record = run_records.record_of(page)
     if record is None:
         raise SiteError(f"{name} has no run record: execute it with `sgt-course run` or `sgt-course site`")
     page.metadata.pop("widgets", None)
@@ -244,7 +246,7 @@ def _mathjax() -> Path:
 
 
 def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path | None = None,
-          fresh: bool = False, timeout: int = 1800, say: Callable[[str], None] | None = None) -> Site:
+          fresh: bool = False, timeout: int = CELL_TIMEOUT, say: Callable[[str], None] | None = None) -> Site:
     """Build the website of the course's notebooks executed in ``profile`` into ``output``.
 
     Args:
@@ -262,72 +264,115 @@ def build(profile: str, output: Path, *, executed: Path, work: Path, deck: Path 
     Raises:
         SiteError: a notebook failed (all are tried first), or Sphinx reported an error.
     """
-    import nbformat
-    from sphinx.application import Sphinx
-    from sphinx.util.console import nocolor
-
     say = say or (lambda line: print(line, flush=True))
     start, root = time.perf_counter(), repo_root()
     output, work = output.resolve(), work.resolve()
     if output == work or output in work.parents or work in output.parents:
         raise SiteError(f"the site ({output}) and its staging folder ({work}) must not hold one another")
-    source = work / "source"
     notebooks = course_notebooks(root / "notebooks")
     say(f"Building the site in the {profile!r} profile from {len(notebooks)} notebooks into {output}/")
-    site = Site(output / "index.html", source, [])
-    records, titles, failures, readme = {}, {}, [], (root / "README.md").read_text(encoding="utf-8")
-    colab, library = colab_prefix(readme), runs.library_fingerprint()
-    for path in notebooks:
-        wanted = nbformat.read(path, as_version=4)
-        nb = None if fresh else runs.reusable(executed / path.name, wanted, profile)
-        if nb is None:
-            say(f"  {path.name}: executing ...")
-            result = execute(path, executed / path.name, profile=profile, timeout=timeout, backend=INLINE_BACKEND)
-            site.executed.append(path.name)
-            if result.error:
-                failures.append(f"{path.name}: {result.error}")
-                continue
-            nb = runs.reusable(executed / path.name, wanted, profile)
-        record = runs.record_of(nb)
-        say(f"  {path.name}: {'executed' if path.name in site.executed else 'reused'} "
-            f"({record.executor}, {record.date[:10]}, {record.seconds:.0f} s)")
-        if record.library != library:
-            site.stale.append(path.name)
-        records[path.name], titles[path.name] = record, title(wanted)
-        page = web_page(nb, path.name, student=(root / "notebooks" / STUDENT_FOLDER / path.name).is_file(), colab=colab)
-        stderr = stderr_text(page)
-        if stderr:
-            site.stderr[path.name] = stderr
-            say(f"  {path.name} wrote to stderr: {stderr[0][:200]}")
-        (source / PAGES).mkdir(parents=True, exist_ok=True)
-        nbformat.write(page, source / PAGES / path.name)
-    if failures:
-        raise SiteError("notebooks failed, so the site was not built:\n  " + "\n  ".join(failures))
-    if site.stale:
-        say(f"  note: {', '.join(site.stale)} ran with another version of the sgt_course library; "
-            "`sgt-course site --fresh` executes them again")
-
-    students = sorted(p.name for p in (root / "notebooks" / STUDENT_FOLDER).glob("*.ipynb"))
-    shutil.copytree(root / "notebooks" / STUDENT_FOLDER, source / DOWNLOADS / STUDENT_FOLDER, dirs_exist_ok=True)
-    front = front_page(readme, runs_table(records, titles), [p.name for p in notebooks], students)
-    (source / "index.md").write_text(front, encoding="utf-8")
-    shutil.copytree(TEMPLATE, source, dirs_exist_ok=True)
-    shutil.copytree(_mathjax(), source / "_static" / "mathjax", dirs_exist_ok=True)
-    (source / "site.json").write_text(json.dumps({"profile": profile}))
-    _stage_deck(profile, deck, source / EXTRA / "deck", work / "deck.stamp", timeout, say)
-
+    site = Site(output / "index.html", work / "source", [])
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    records, titles = _stage_pages(site, notebooks, profile, executed, colab_prefix(readme), fresh=fresh,
+                                   timeout=timeout, say=say)
+    _stage_the_rest(site.source, readme, records, titles, profile, deck, work, timeout, say)
     say("  sphinx: writing the pages ...")
-    nocolor()
-    warnings = io.StringIO()
-    app = Sphinx(str(source), str(source), str(output), str(work / "doctrees"), "html",
-                 status=None, warning=warnings, freshenv=fresh)
-    app.build()
-    site.warnings = [line for line in warnings.getvalue().splitlines() if line.strip()]
-    if app.statuscode:
-        raise SiteError("Sphinx failed:\n" + "\n".join(site.warnings))
+    site.warnings = _sphinx(site.source, output, work, fresh=fresh)
     site.pages = [output / PAGES / f"{p.stem}.html" for p in notebooks]
     site.seconds = time.perf_counter() - start
     say(f"wrote {site.index}: {len(site.pages)} notebook pages in {site.seconds:.1f} s "
         f"({len(site.executed)} executed, {len(notebooks) - len(site.executed)} reused, "
         f"{len(site.warnings)} Sphinx warnings, {sum(map(len, site.stderr.values()))} stderr outputs)")
     return site
+
+
+def _stage_pages(site: Site, notebooks: list[Path], profile: str, executed: Path, colab: str | None, *,
+                 fresh: bool, timeout: int, say: Callable[[str], None]) -> tuple[dict[str, RunRecord],
+                                                                                 dict[str, str | None]]:
+    """Write every notebook's page into ``site.source`` (:func:`_executed`, then :func:`web_page`); return
+    each page's run record and title. Every notebook is tried before a failure is raised."""
+    import nbformat
+
+    records, titles, failures = {}, {}, []
+    library = run_records.library_fingerprint()
+    students = repo_root() / "notebooks" / STUDENT_FOLDER
+    for path in notebooks:
+        wanted = nbformat.read(path, as_version=4)
+        try:
+            nb = _executed(path, wanted, profile, executed, fresh=fresh, timeout=timeout, site=site, say=say)
+        except SiteError as failure:
+            failures.append(str(failure))
+            continue
+        record = run_records.record_of(nb)
+        say(f"  {path.name}: {'executed' if path.name in site.executed else 'reused'} "
+            f"({record.executor}, {record.date[:10]}, {record.seconds:.0f} s)")
+        if record.library != library:
+            site.stale.append(path.name)
+        records[path.name], titles[path.name] = record, title(wanted)
+        page = web_page(nb, path.name, student=(students / path.name).is_file(), colab=colab)
+        stderr = stderr_text(page)
+        if stderr:
+            site.stderr[path.name] = stderr
+            say(f"  {path.name} wrote to stderr: {stderr[0][:200]}")
+        (site.source / PAGES).mkdir(parents=True, exist_ok=True)
+        nbformat.write(page, site.source / PAGES / path.name)
+    if failures:
+        raise SiteError("notebooks failed, so the site was not built:\n  " + "\n  ".join(failures))
+    if site.stale:
+        say(f"  note: {', '.join(site.stale)} ran with another version of the sgt_course library; "
+            "`sgt-course site --fresh` executes them again")
+    return records, titles
+
+
+def _executed(path: Path, wanted: object, profile: str, executed: Path, *, fresh: bool, timeout: int, site: Site,
+              say: Callable[[str], None]) -> object:
+    """The notebook ``path`` executed in ``profile``: reused from ``executed`` when its outputs still hold
+    for ``wanted`` (and not ``fresh``), else executed now, saved there and listed in ``site.executed``.
+
+    Raises:
+        SiteError: the notebook failed to execute (its error's last line).
+    """
+    nb = None if fresh else run_records.load_reusable(executed / path.name, wanted, profile)
+    if nb is not None:
+        return nb
+    say(f"  {path.name}: executing ...")
+    result = execute(path, executed / path.name, profile=profile, timeout=timeout, backend=INLINE_BACKEND)
+    site.executed.append(path.name)
+    if result.error:
+        raise SiteError(f"{path.name}: {result.error}")
+    return run_records.load_reusable(executed / path.name, wanted, profile)
+
+
+def _stage_the_rest(source: Path, readme: str, records: dict[str, RunRecord], titles: dict[str, str | None],
+                    profile: str, deck: Path | None, work: Path, timeout: int, say: Callable[[str], None]) -> None:
+    """Stage everything but the pages in ``source``: the front page, the student notebooks to download,
+    Sphinx's configuration, MathJax and the deck."""
+    folder = repo_root() / "notebooks" / STUDENT_FOLDER
+    students = sorted(p.name for p in folder.glob("*.ipynb"))
+    shutil.copytree(folder, source / DOWNLOADS / STUDENT_FOLDER, dirs_exist_ok=True)
+    front = front_page(readme, runs_table(records, titles), list(records), students)
+    (source / "index.md").write_text(front, encoding="utf-8")
+    shutil.copytree(TEMPLATE, source, dirs_exist_ok=True)
+    shutil.copytree(_mathjax(), source / "_static" / "mathjax", dirs_exist_ok=True)
+    (source / "site.json").write_text(json.dumps({"profile": profile}))
+    _stage_deck(profile, deck, source / EXTRA / "deck", work / "deck.stamp", timeout, say)
+
+
+def _sphinx(source: Path, output: Path, work: Path, *, fresh: bool) -> list[str]:
+    """Run Sphinx on the staged ``source`` into ``output``; return its warnings.
+
+    Raises:
+        SiteError: Sphinx reported an error.
+    """
+    from sphinx.application import Sphinx
+    from sphinx.util.console import nocolor
+
+    nocolor()
+    warnings = io.StringIO()
+    app = Sphinx(str(source), str(source), str(output), str(work / "doctrees"), "html",
+                 status=None, warning=warnings, freshenv=fresh)
+    app.build()
+    lines = [line for line in warnings.getvalue().splitlines() if line.strip()]
+    if app.statuscode:
+        raise SiteError("Sphinx failed:\n" + "\n".join(lines))
+    return lines

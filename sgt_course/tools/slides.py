@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgt_course.tools.notebook_tools import INLINE_BACKEND, run_cells
+from sgt_course.tools.headless import CELL_TIMEOUT, INLINE_BACKEND, run_cells
 
 #: Where the copied scripts go, relative to the deck's folder.
 ASSETS = "assets"
@@ -92,7 +92,7 @@ def export(nb: object, output: Path) -> Path:
     return html
 
 
-def build(source: Path, output: Path, *, profile: str | None = None, timeout: int = 1800) -> Deck:
+def build(source: Path, output: Path, *, profile: str | None = None, timeout: int = CELL_TIMEOUT) -> Deck:
     """Execute the deck ``source`` (a jupytext ``.py`` or an ``.ipynb``) in ``profile`` and export it
     to ``output/index.html``.
 

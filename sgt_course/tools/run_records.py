@@ -11,8 +11,9 @@ its last cell; the client adds the date, the wall time and two fingerprints:
   library change may or may not move a notebook's numbers, and re-running every notebook for a typo
   fix is the user's call (``sgt-course site --fresh``).
 
-Both headless executors write records: ``sgt-course run`` (:func:`notebook_tools.execute`) and the
-nbval run of ``sgt-course test`` (``notebooks/conftest.py``), so the website reuses either's outputs.
+Both headless executors write records: ``sgt-course run`` (:func:`~sgt_course.tools.headless.execute`) and
+the nbval run of ``sgt-course test`` (``notebooks/conftest.py``, into $SGT_COURSE_EXECUTED), so the website
+reuses either's outputs (:func:`load_reusable`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from pathlib import Path
 
 #: Where an executed notebook keeps its record.
 RECORD_KEY = "sgt_course_run"
+#: The folder where the nbval run of ``sgt-course test`` keeps the notebooks it executed (for the site's test).
+EXECUTED_ENV = "SGT_COURSE_EXECUTED"
 #: Printed by :data:`PROBE` before its JSON, so the probe's output is found among a cell's outputs.
 PROBE_MARK = "sgt-course run record: "
 #: Run in the notebook's kernel after its last cell: prints the kernel's facts (:func:`kernel_facts`).
-PROBE = ("from sgt_course.tools.executed import PROBE_MARK as _m, kernel_facts as _k\n"
+PROBE = ("from sgt_course.tools.run_records import PROBE_MARK as _m, kernel_facts as _k\n"
          "import json as _j\n"
          "print(_m + _j.dumps(_k(globals())))\n"
          "del _m, _k, _j")
@@ -164,9 +167,9 @@ def record_of(nb: object) -> RunRecord | None:
     return RunRecord(**stored) if stored else None
 
 
-def reusable(executed: Path, source: object, profile: str) -> object | None:
-    """The executed notebook at ``executed`` when its outputs still hold for ``source`` in ``profile``:
-    it ran without error, in that profile, from the same code cells. Otherwise None.
+def load_reusable(executed: Path, source: object, profile: str) -> object | None:
+    """The executed notebook at ``executed``, loaded, when its outputs still hold for ``source`` in
+    ``profile``: it ran without error, in that profile, from the same code cells. Otherwise None.
 
     The returned notebook has ``source``'s cells (so prose edits show) with the executed outputs.
     """

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sgt_course.tools.notebook_tools import run_cells
+from sgt_course.tools.headless import run_cells
 
 
 def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tmp_path, capfd):
@@ -47,7 +47,7 @@ def test_no_stack_file_is_left_behind_when_every_cell_finishes(tmp_path):
 
 def test_the_kernel_imports_this_sgt_course_first_even_from_a_relative_pythonpath(tmp_path, monkeypatch):
     import sgt_course
-    from sgt_course.tools.notebook_tools import PACKAGE_PARENT
+    from sgt_course.tools.headless import PACKAGE_PARENT
 
     monkeypatch.setenv("PYTHONPATH", ".")  # relative: the kernel works in another folder
     nb = new_notebook(cells=[new_code_cell("import os, sgt_course\n"

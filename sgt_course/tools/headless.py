@@ -1,13 +1,12 @@
-"""The notebook pipeline: find the course's notebooks, check their jupytext pairing, execute them.
+"""Headless execution: run a notebook top to bottom in a fresh kernel, as ``sgt-course run``, the site,
+the deck and ``gpu-check`` do, and say what a hung cell was waiting for.
 
-The ``.py`` file (jupytext "percent" format) is the source we edit and review; the ``.ipynb`` beside
-it is generated from it, committed without outputs, and is what students open.
+    result = execute(Path("notebooks/02_saliency_guided_training.ipynb"), Path("runs/ci/02.ipynb"), profile="ci")
 """
 
 from __future__ import annotations
 
 import faulthandler
-import hashlib
 import os
 import re
 import signal
@@ -19,83 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTEBOOK_PREFIXES = tuple(f"{i:02d}_" for i in range(7))
+from sgt_course.recipes import PROFILE_ENV
+
+#: Seconds a cell may run headless before its notebook fails (the slowest cell of the cpu course takes
+#: a few minutes; a hung kernel should not take the whole run with it).
+CELL_TIMEOUT = 1800
 #: The folder that holds the sgt_course package this process imported.
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The course checkout: the nearest folder above ``start`` (default: cwd, then this package)
-    holding both ``pyproject.toml`` and ``notebooks/``.
-
-    Raises:
-        FileNotFoundError: neither place is inside a checkout of the course.
-    """
-    candidates = [start] if start else [Path.cwd(), Path(__file__).resolve().parent]
-    for begin in candidates:
-        for folder in (begin, *begin.parents):
-            if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
-                return folder
-    raise FileNotFoundError("not inside a checkout of sgt-course: no folder with pyproject.toml and notebooks/ "
-                            "above the current directory; cd into the repository first")
-
-
-def course_notebooks(folder: Path) -> list[Path]:
-    """The course's notebooks (``NN_name.ipynb``) in ``folder``, in course order."""
-    return sorted(p for p in folder.glob("*.ipynb") if p.name.startswith(NOTEBOOK_PREFIXES))
-
-
-def unsynced_pairs(folder: Path) -> list[str]:
-    """Problems with the jupytext pairs in ``folder``: a missing twin, or cells that differ.
-
-    Returns an empty list when every ``.ipynb`` has a ``.py`` twin with the same cells (type and
-    source) and vice versa.
-    """
-    import jupytext
-
-    problems = []
-    sources = sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES))
-    for py in sources:
-        ipynb = py.with_suffix(".ipynb")
-        if not ipynb.exists():
-            problems.append(f"{py.name} has no paired {ipynb.name}: run `sgt-course sync`")
-            continue
-        expected = [(c.cell_type, c.source) for c in jupytext.read(py).cells]
-        actual = [(c.cell_type, c.source) for c in jupytext.read(ipynb).cells]
-        if expected != actual:
-            differing = next((i for i, (a, b) in enumerate(zip(expected, actual)) if a != b), min(len(expected), len(actual)))
-            problems.append(f"{ipynb.name} differs from {py.name} at cell {differing}: run `sgt-course sync`")
-    for ipynb in course_notebooks(folder):
-        if not ipynb.with_suffix(".py").exists():
-            problems.append(f"{ipynb.name} has no paired {ipynb.with_suffix('.py').name}")
-    return problems
-
-
-def sync(folder: Path) -> list[Path]:
-    """Write every ``NN_*.ipynb`` from its ``.py`` source, without outputs; return the files written."""
-    import jupytext
-
-    written = []
-    for py in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
-        notebook = jupytext.read(py)
-        notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-        target = py.with_suffix(".ipynb")
-        if _write_if_changed(notebook, target):
-            written.append(target)
-    return written
-
-
-def _write_if_changed(notebook: object, target: Path) -> bool:
-    """Write ``notebook`` to ``target`` as .ipynb with stable cell ids (a re-write of unchanged cells
-    is no diff) and a Python 3 kernel; return whether the file changed."""
-    import jupytext
-
-    for index, cell in enumerate(notebook.cells):
-        cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:8]
-    notebook.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
-    before = target.read_text() if target.exists() else None
-    jupytext.write(notebook, target, fmt="ipynb")
-    return target.read_text() != before
 
 
 @dataclass
@@ -108,9 +37,9 @@ class Execution:
 
 
 def execute(notebook: Path, output: Path | None = None, *, profile: str | None = None,
-            timeout: int = 1800, backend: str | None = None) -> Execution:
+            timeout: int = CELL_TIMEOUT, backend: str | None = None) -> Execution:
     """Run ``notebook`` top to bottom in a fresh kernel (cwd: its folder), optionally saving the result
-    with its :class:`~sgt_course.tools.executed.RunRecord` (profile, data, machine, date) in its metadata.
+    with its :class:`~sgt_course.tools.run_records.RunRecord` (profile, data, machine, date) in its metadata.
 
     ``profile`` sets $SGT_COURSE_PROFILE for the kernel, ``backend`` matplotlib's backend (see
     :func:`run_cells`). A failing cell stops the run; the error's last line is returned, and the partly
@@ -118,15 +47,15 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
     """
     import nbformat
 
-    from sgt_course.tools import executed
+    from sgt_course.tools import run_records
 
     nb = nbformat.read(notebook, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(executed.PROBE))
+    nb.cells.append(nbformat.v4.new_code_cell(run_records.PROBE))
     seconds, error = run_cells(nb, notebook.parent, profile=profile, timeout=timeout, backend=backend)
     probe = nb.cells.pop()
-    facts = executed.probe_facts(probe.get("outputs", []))
-    asked = profile or os.environ.get("SGT_COURSE_PROFILE") or "unknown"
-    executed.attach(nb, executed.make_record(nb, facts, profile=asked, seconds=seconds, executor="sgt-course run",
+    facts = run_records.probe_facts(probe.get("outputs", []))
+    asked = profile or os.environ.get(PROFILE_ENV) or "unknown"
+    run_records.attach(nb, run_records.make_record(nb, facts, profile=asked, seconds=seconds, executor="sgt-course run",
                                              error=error))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +66,7 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = 1800,
+def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = CELL_TIMEOUT,
               backend: str | None = None) -> tuple[float, str | None]:
     """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
 
@@ -158,7 +87,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     # $PYTHONPATH (the kernel works in the notebook's folder) rather than an installed package.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
     if profile is not None:
-        env["SGT_COURSE_PROFILE"] = profile
+        env[PROFILE_ENV] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
     start, error = time.perf_counter(), None
     with _kernel_config() as config, StackDump(timeout) as dump:
@@ -245,38 +174,3 @@ def _kernel_config() -> Iterator[object]:
         return
     with tempfile.TemporaryDirectory(prefix="sgt-kernel-") as folder:
         yield Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
-
-
-SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
-STUDENT_FOLDER = "student"
-
-
-def strip_solutions(source: str) -> str:
-    """A cell's source with each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block replaced by a stub."""
-    return SOLUTION.sub(lambda m: f'{m["indent"]}raise NotImplementedError("your code here")\n', source)
-
-
-def exercise_cells(notebook: object) -> list[int]:
-    """Indices of the code cells that hold a solution block."""
-    return [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and SOLUTION.search(cell.source)]
-
-
-def write_student_versions(folder: Path) -> list[Path]:
-    """Write ``<folder>/student/NN_*.ipynb``: each course notebook with its solutions replaced by stubs
-    (prose, checkers and everything else kept, no outputs); return the files that changed."""
-    import jupytext
-
-    written = []
-    for source in sorted(p for p in folder.glob("*.py") if p.name.startswith(NOTEBOOK_PREFIXES)):
-        notebook = jupytext.read(source)
-        cells = exercise_cells(notebook)
-        if not cells:
-            continue
-        for index in cells:
-            notebook.cells[index].source = strip_solutions(notebook.cells[index].source)
-        notebook.metadata.pop("jupytext", None)
-        target = folder / STUDENT_FOLDER / source.with_suffix(".ipynb").name
-        target.parent.mkdir(exist_ok=True)
-        if _write_if_changed(notebook, target):
-            written.append(target)
-    return written
