@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgt_course.checks import check_choice, check_finite, check_non_negative, check_settings
+from sgt_course.checks import (
+    check_choice,
+    check_finite,
+    check_input_dtype,
+    check_labels,
+    check_non_negative,
+    check_settings,
+)
 from sgt_course.models import eval_mode
 from sgt_course.runtime import draw
 
@@ -47,11 +54,24 @@ def _check_steps(alpha: float, steps: int) -> None:
         raise ValueError(f"steps must be an int >= 1; got {steps!r}")
 
 
+def cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """CE(f(X), y), the loss every attack increases and every training regime decreases: the mean over
+    the batch, as :func:`torch.nn.functional.cross_entropy`. A label outside the model's classes fails
+    with a ``ValueError`` that says so, where torch raises "Target 12 is out of bounds" (checked only
+    then, so a correct batch costs nothing more)."""
+    try:
+        return F.cross_entropy(logits, y)
+    except IndexError:
+        check_labels("y", logits, y)
+        raise
+
+
 def loss_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """∇ₓ CE(f(x), y) (mean over the batch) at ``x``, in the model's current mode, on a detached copy."""
+    check_input_dtype(model, x)
     inputs = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(inputs), y), inputs)
+        (grad,) = torch.autograd.grad(cross_entropy(model(inputs), y), inputs)
     return grad
 
 

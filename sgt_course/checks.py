@@ -56,6 +56,28 @@ def check_choices(name: str, values: Iterable[object], choices: Iterable[object]
         raise ValueError(f"{name} must be a non-empty selection of {', '.join(map(str, choices))}; got {values!r}")
 
 
+def check_input_dtype(model: torch.nn.Module, x: Tensor) -> None:
+    """Raise ``TypeError`` unless a floating-point ``x`` has the dtype of ``model``'s floating-point weights
+    (torch's own error names neither). Integer inputs, such as tokens, pass: the model embeds them."""
+    if not x.is_floating_point():
+        return
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if weight is not None and x.dtype != weight.dtype:
+        raise TypeError(f"x must have the model's dtype {weight.dtype}; got {x.dtype} "
+                        f"(x.to({weight.dtype}) converts the input, model.to({x.dtype}) the model)")
+
+
+def check_labels(name: str, logits: Tensor, labels: Tensor) -> None:
+    """Raise ``ValueError`` unless every class index in ``labels`` is an output of ``logits`` (N, n_classes):
+    0 … n_classes − 1."""
+    n_classes = logits.shape[-1]
+    if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)]
+        more = f" (and {bad.numel() - 1} more outside that range)" if bad.numel() > 1 else ""
+        raise ValueError(f"{name} must hold class indices 0 to {n_classes - 1} (the model has {n_classes} outputs); "
+                         f"got {bad[0].item()}{more}")
+
+
 def check_settings(owner: str, settings: Iterable[str], function: Callable[..., object], *,
                    exclude: Iterable[str] = ()) -> None:
     """Raise ``TypeError`` unless every name in ``settings`` is a parameter of ``function`` (other than

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgt_course.attacks import Attack, make_attack
+from sgt_course.attacks import Attack, cross_entropy, make_attack
 from sgt_course.checks import check_choice, check_fraction, check_non_negative, check_settings
 from sgt_course.masking import mask_bottom_k, mask_tokens_bottom_k
 from sgt_course.models import eval_mode
@@ -34,7 +34,7 @@ class LossFn(Protocol):
 
 def standard_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """L = CE(f(X), y): ordinary cross-entropy training."""
-    return F.cross_entropy(model(x), y)
+    return cross_entropy(model(x), y)
 
 
 def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
@@ -109,7 +109,7 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, lam
             scores = token_saliency(model, x, y, saliency)
         masked, _ = mask_tokens_bottom_k(x, scores, k)
         logits = model(x)
-        return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
+        return cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
     if reuse_forward:
         if saliency != "gradient":
             raise ValueError(f"reuse_forward only works with saliency='gradient'; got {saliency!r}")
@@ -121,7 +121,7 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, lam
     else:
         masked = masked_by_saliency(model, x, y, k, saliency, fill, generator, signed, channels)
         logits = model(x)
-    return F.cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
+    return cross_entropy(logits, y) + lam * kl_divergence(logits, model(masked))
 
 
 def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | None = None) -> Tensor:
@@ -132,7 +132,7 @@ def adversarial_loss(model: nn.Module, x: Tensor, y: Tensor, attack: Attack | No
             PGD with ε = 0.3, 10 steps, the MNIST setting.
     """
     attack = attack or make_attack("pgd", 0.3, steps=10)
-    return F.cross_entropy(model(attack(model, x, y)), y)
+    return cross_entropy(model(attack(model, x, y)), y)
 
 
 ORDERS = ("attack_then_mask", "mask_then_attack")
@@ -167,7 +167,7 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, la
         adversarial = attack(model, masked_by_saliency(model, x, y, k, saliency, fill, generator), y)
         adversarial_logits = masked_logits = model(adversarial)
     clean_logits = model(x)
-    return (F.cross_entropy(clean_logits, y) + F.cross_entropy(adversarial_logits, y)
+    return (cross_entropy(clean_logits, y) + cross_entropy(adversarial_logits, y)
             + lam * kl_divergence(masked_logits, clean_logits))
 
 
@@ -176,7 +176,8 @@ def _adversarial(attack: str = "pgd", eps: float = 0.3, **options: object) -> Lo
 
 
 def _asgt(k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam, order: str = "attack_then_mask",
-          saliency: str = "gradient", fill: str = "uniform", attack: str = "pgd", eps: float = 0.3, **options: object) -> LossFn:
+          saliency: str = "gradient", fill: str = "uniform", attack: str = "pgd", eps: float = 0.3,
+          **options: object) -> LossFn:
     return partial(asgt_loss, k=k, lam=lam, order=order, saliency=saliency, fill=fill,
                    attack=make_attack(attack, eps, **options))
 

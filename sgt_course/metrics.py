@@ -132,6 +132,9 @@ def precision_recall(saliency_map: Tensor, mask: Tensor, thresholds: tuple[float
     s = saliency_map.detach().abs().flatten(1).float()
     low, high = s.amin(1, keepdim=True), s.amax(1, keepdim=True)
     s = (s - low) / (high - low).clamp_min(1e-12)
+    if not (s.sum(1) > 0).any():
+        raise ValueError("saliency_map gives every feature of every sample the same |score| (all zeros, say): it "
+                         "has no mass to rank, so precision and recall are undefined")
     truth = mask.reshape(s.shape).bool()
     precision, recall = [], []
     for threshold in thresholds:

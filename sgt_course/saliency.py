@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sgt_course.checks import check_choice, check_finite, check_non_negative
+from sgt_course.checks import check_choice, check_finite, check_input_dtype, check_labels, check_non_negative
 from sgt_course.models import EmbeddedInput
 from sgt_course.runtime import draw
 
@@ -56,14 +56,12 @@ def _target_index(target: int | Tensor, n: int, device: torch.device) -> Tensor:
 def _check_classes(logits: Tensor, target: Tensor) -> None:
     if logits.ndim != 2:
         raise ValueError(f"the model must return logits of shape (N, n_classes); got {tuple(logits.shape)}")
-    n_classes = logits.shape[1]
-    if (target < 0).any() or (target >= n_classes).any():
-        bad = target[(target < 0) | (target >= n_classes)][0].item()
-        raise ValueError(f"target must be in [0, {n_classes}) for this model; got {bad}")
+    check_labels("target", logits, target)
 
 
 def _target_gradient(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """∂ f(x)_target / ∂x for a batch, on a detached copy of ``x``."""
+    check_input_dtype(model, x)
     inputs = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(inputs)

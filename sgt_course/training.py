@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from sgt_course import __version__
-from sgt_course.checks import check_choice, check_finite
+from sgt_course.checks import check_choice, check_finite, check_input_dtype
 from sgt_course.data.base import Dataset
 from sgt_course.losses import LossFn, standard_loss
 from sgt_course.models import eval_mode
@@ -79,6 +80,7 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> Tensor:
     the mode is restored."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    check_input_dtype(model, x)
     device = _model_device(model)
     with eval_mode(model), torch.no_grad():
         return torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)])
@@ -130,6 +132,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
     """
     x, y = as_tensors(train)
     check_finite("train.x", x)
+    check_input_dtype(model, x)
     for arg, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int; got {value!r}")
@@ -167,15 +170,16 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
 
 def save_atomic(state: dict, path: Path) -> None:
     """``torch.save`` through a temporary file in the same folder, renamed into place: an interrupted
-    run never leaves a half-written checkpoint behind."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        try:
+    run never leaves a half-written checkpoint behind, and a failed one (a full disk, a folder removed)
+    leaves no temporary file either."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False)
+    try:
+        with handle:
             torch.save(state, handle)
-        except BaseException:  # a full disk, an interrupt: leave no temporary file behind
-            handle.close()
-            os.unlink(handle.name)
-            raise
-    os.replace(handle.name, path)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
@@ -218,6 +222,16 @@ def error_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
 
 
+def _why_unwritable(error: BaseException, path: Path) -> str:
+    """Why ``path`` could not be written, in a few words: the system's reason, and the free space left."""
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else error_line(error)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return f"{reason}; its folder is gone"
+    return f"{reason}; {free / 2**20:.1f} MiB free there"
+
+
 def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.Module],
                   train: Callable[[nn.Module], History], *, device: torch.device | str | None = None,
                   retrain: bool = False, verbose: bool = True) -> tuple[nn.Module, History]:
@@ -234,7 +248,9 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
     The checkpoint is written atomically (a temporary file renamed into place) and read back with
     ``weights_only=True``, so a half-written or foreign file can never be executed as code. A cached
     file that cannot be read, or does not fit the model ``build`` makes, is reported in one line and
-    the model is trained again and re-cached: a broken cache never stops a notebook.
+    the model is trained again and re-cached: a broken cache never stops a notebook. A checkpoint that
+    cannot be written (a full disk, a quota, the folder removed during training) costs nothing trained:
+    one line says why, and the model is returned from memory.
     """
     path = checkpoint_path(name, config)
     try:  # before training, so that an unusable folder costs no training time
@@ -261,9 +277,11 @@ def load_or_train(name: str, config: Mapping[str, Any], build: Callable[[], nn.M
     try:
         save_atomic({"state_dict": state, "history": history.to_dict(), "config": json.loads(json.dumps(config))},
                     path)
-    except OSError as error:
-        raise OSError(f"the checkpoint cache {path.parent} cannot be written ({error.strerror or error}); "
-                      f"set {CACHE_ENV} to a writable folder") from error
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+        print(f"trained {name} in {sum(history.seconds):.1f} s but could not cache it "
+              f"({_why_unwritable(error, path)}); using it from memory: free space in {path.parent} or set "
+              f"{CACHE_ENV} to another folder")
+        return model.eval(), history
     if verbose:
         print(f"trained {name} in {sum(history.seconds):.1f} s and cached it ({path.name})")
     return model.eval(), history

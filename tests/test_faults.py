@@ -1,6 +1,8 @@
 """Faults a class can meet, each with a clear outcome and nothing lost: processes racing on one cache
-entry, a process killed while saving, a cache or data folder that cannot be written, and seeded calls
-that must repeat exactly."""
+entry, a process killed while saving, a cache or data folder that cannot be written, a disk that fills
+up, a cache folder removed during training, seeded calls that must repeat exactly, and the mistakes
+whose torch errors name nothing (a label outside the classes, an input of another dtype, a map with no
+mass, more images than a split holds)."""
 
 from __future__ import annotations
 
@@ -177,3 +179,100 @@ def test_one_seeded_epoch_of_fit_repeats_exactly():
 
     (first, loss_a), (second, loss_b) = _twice(one_epoch)
     assert loss_a == loss_b and all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 64 KiB filesystem (tmpfs) that a checkpoint cannot fit on; skipped where mounting needs a
+    privilege this process lacks."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True,
+                             text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip() or 'mount failed'})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def _tiny_training(model):
+    fit(model, load_images("mnist5k", "train", 64), epochs=1, batch_size=32, progress=False)
+    return History(loss=[1.0], train_accuracy=[0.5], seconds=[0.1])
+
+
+def test_a_full_disk_costs_the_trained_model_nothing(small_filesystem, monkeypatch, capsys):
+    monkeypatch.setenv("SGT_COURSE_CACHE", str(small_filesystem))
+    model, history = load_or_train("full", {"k": 1}, lambda: build_model("mnist_cnn"), _tiny_training)
+    out = capsys.readouterr().out
+    assert "trained full in 0.1 s but could not cache it (" in out and "MiB free there" in out, out
+    assert out.count("\n") == 1 and "set SGT_COURSE_CACHE to another folder" in out
+    assert not model.training and history.loss == [1.0], "the model just trained is returned, in eval mode"
+    assert list((small_filesystem / "checkpoints").iterdir()) == [], "no checkpoint and no temporary file remain"
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    capsys.readouterr()
+    load_or_train("full", {"k": 1}, lambda: build_model("mnist_cnn"), _tiny_training)
+    assert "could not cache it" in capsys.readouterr().out, "nothing was cached, so it trains again"
+
+
+def test_a_cache_folder_removed_during_training_costs_nothing(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.setenv("SGT_COURSE_CACHE", str(tmp_path / "cache"))
+
+    def train_then_lose_the_folder(model):
+        history = _tiny_training(model)
+        shutil.rmtree(tmp_path / "cache")
+        return history
+
+    model, _ = load_or_train("gone", {}, lambda: build_model("small_cnn", width=4), train_then_lose_the_folder)
+    out = capsys.readouterr().out
+    assert "could not cache it (No such file or directory; its folder is gone)" in out, out
+    assert not (tmp_path / "cache").exists() and model(torch.rand(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_a_label_outside_the_model_s_classes_is_named():
+    from sgt_course.losses import sgt_loss, standard_loss
+
+    model, x = build_model("small_cnn", width=4), torch.rand(4, 1, 28, 28)
+    y = torch.tensor([1, 2, 12, 3])
+    message = r"(y|target) must hold class indices 0 to 9 \(the model has 10 outputs\); got 12"
+    for call in (lambda: standard_loss(model, x, y), lambda: sgt_loss(model, x, y),
+                 lambda: fit(model, (x, y), progress=False), lambda: attacks.fgsm(model, x, y, 0.1)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_an_input_of_another_dtype_than_the_model_is_named():
+    from sgt_course.training import predict
+
+    model, x, y = build_model("small_cnn", width=4), torch.rand(2, 1, 28, 28, dtype=torch.float64), torch.tensor([0, 1])
+    message = r"x must have the model's dtype torch.float32; got torch.float64 \(x.to\(torch.float32\) converts"
+    for call in (lambda: predict(model, x), lambda: fit(model, (x, y), progress=False),
+                 lambda: saliency.gradient(model, x, y), lambda: attacks.pgd(model, x, y, 0.1, steps=2)):
+        with pytest.raises(TypeError, match=message):
+            call()
+    assert predict(model.double(), x).dtype == torch.float64, "a model of the input's dtype runs"
+
+
+def test_a_saliency_map_without_mass_is_refused_by_the_precision_recall():
+    from sgt_course.metrics import precision_recall
+
+    mask = torch.zeros(3, 20, dtype=torch.bool)
+    mask[:, :5] = True
+    with pytest.raises(ValueError, match="saliency_map gives every feature of every sample the same"):
+        precision_recall(torch.zeros(3, 20), mask)
+    with pytest.raises(ValueError, match="no mass to rank"):
+        precision_recall(torch.full((3, 20), 0.7), mask)
+    one = torch.zeros(3, 20)
+    one[0, :5] = 1.0
+    assert precision_recall(one, mask).aup > 0, "a map with mass in one sample is measured on that sample"
+
+
+def test_more_images_asked_for_than_a_split_holds_are_said(capsys):
+    data = load_images("mnist5k", "test", 2000)
+    assert len(data) == 1000
+    assert capsys.readouterr().out == "n = 2,000 images asked for, but MNIST-5k's test split has 1,000: using all 1,000.\n"
+    load_images("mnist5k", "test", 1000)
+    assert capsys.readouterr().out == ""

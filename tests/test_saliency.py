@@ -131,8 +131,8 @@ def test_reducers():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m, x: saliency.gradient(m, x, 5), ValueError, r"target must be in \[0, 5\) for this model; got 5"),
-    (lambda m, x: saliency.gradient(m, x, -1), ValueError, r"target must be in \[0, 5\)"),
+    (lambda m, x: saliency.gradient(m, x, 5), ValueError, r"target must hold class indices 0 to 4 \(the model has 5 outputs\); got 5"),
+    (lambda m, x: saliency.gradient(m, x, -1), ValueError, r"target must hold class indices 0 to 4 .*; got -1"),
     (lambda m, x: saliency.gradient(m, x, torch.tensor([0, 1])), ValueError, "one class per sample \\(6\\)"),
     (lambda m, x: saliency.gradient(m, x, torch.zeros(6)), TypeError, "integer tensor"),
     (lambda m, x: saliency.gradient(m, x.long(), 0), TypeError, "floating-point"),

@@ -89,8 +89,11 @@ def _check_split(split: str) -> None:
     check_choice("split", split, SPLITS)
 
 
-def _shuffled_head(x: Tensor, y: Tensor, n: int | None, seed: int) -> tuple[Tensor, Tensor]:
-    """A class-mixed subset: a seeded permutation, then the first ``n``."""
+def _shuffled_head(x: Tensor, y: Tensor, n: int | None, seed: int, what: str) -> tuple[Tensor, Tensor]:
+    """A class-mixed subset: a seeded permutation, then the first ``n``. Asked for more than ``what`` (e.g.
+    "MNIST-5k's test split") holds, it says so in one line and keeps all of them."""
+    if n is not None and n > len(y):
+        print(f"n = {n:,} images asked for, but {what} has {len(y):,}: using all {len(y):,}.")
     if n is None or n >= len(y):
         return x, y
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
@@ -103,7 +106,8 @@ def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path |
 
     Args:
         split: ``"train"`` (60000 images) or ``"test"`` (10000).
-        n: keep a seeded, class-mixed subset of this size (``None``: all).
+        n: keep a seeded, class-mixed subset of this size (``None``: all; more than the split holds: all,
+            said in one line).
         root: the dataset folder (default :func:`~sgt_course.runtime.data_dir`).
         download: fetch the files when they are missing.
         seed: seed of the subset's permutation.
@@ -121,7 +125,7 @@ def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path |
                                       f"digits that {MNIST5K_PACKAGE} ships)")
         return fallback
     x = dataset.data.unsqueeze(1).float().div_(255.0)
-    x, y = _shuffled_head(x, dataset.targets.long(), n, seed)
+    x, y = _shuffled_head(x, dataset.targets.long(), n, seed, f"MNIST's {split} split")
     return ImageSet(x, y, 10, "mnist", class_names=tuple(str(i) for i in range(10))).to(device)
 
 #: Where MNIST-5k lives: a package on PyPI and the file inside it (pixels 0..255, label last, 785 columns).
@@ -141,7 +145,8 @@ def load_mnist5k(split: str = "train", n: int | None = None, *, seed: int = 0,
 
     Args:
         split: ``"train"`` (4,000 images) or ``"test"`` (1,000).
-        n: keep a seeded, class-mixed subset of this size (``None``: all).
+        n: keep a seeded, class-mixed subset of this size (``None``: all; more than the split holds: all,
+            said in one line).
         seed: seed of the subset's permutation.
         device: where the tensors live.
 
@@ -153,7 +158,7 @@ def load_mnist5k(split: str = "train", n: int | None = None, *, seed: int = 0,
     pixels, labels, train_rows, test_rows = _mnist5k_table()
     rows = train_rows if split == "train" else test_rows
     x = pixels[rows].view(-1, 1, 28, 28).float().div_(255.0)
-    x, y = _shuffled_head(x, labels[rows], n, seed)
+    x, y = _shuffled_head(x, labels[rows], n, seed, f"MNIST-5k's {split} split")
     return ImageSet(x, y, 10, "mnist5k", class_names=tuple(str(i) for i in range(10))).to(device)
 
 
@@ -197,7 +202,8 @@ def load_cifar10(split: str = "train", n: int | None = None, *, root: str | Path
         _say_fallback("CIFAR-10", error, "generated planted-patch colour images (32x32)")
         return make_planted_patches(n or 2000, size=32, channels=3, seed=seed + (split == "test"), device=device)
     x = torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2).float().div_(255.0)
-    x, y = _shuffled_head(x, torch.as_tensor(dataset.targets, dtype=torch.long), n, seed)
+    labels = torch.as_tensor(dataset.targets, dtype=torch.long)
+    x, y = _shuffled_head(x, labels, n, seed, f"CIFAR-10's {split} split")
     return ImageSet(x, y, 10, "cifar10", class_names=tuple(dataset.classes)).to(device)
 
 
@@ -232,7 +238,7 @@ def load_digits(split: str = "train", n: int | None = None, *, size: int = 28, s
     x = F.interpolate(x, size=(box, box), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
     before = (size - box) // 2
     x = F.pad(x, (before, size - box - before, before, size - box - before))
-    x, y = _shuffled_head(x, y, n, seed)
+    x, y = _shuffled_head(x, y, n, seed, f"scikit-learn's digits' {split} split")
     return ImageSet(x, y, 10, "digits", class_names=tuple(str(i) for i in range(10))).to(device)
 
 
