@@ -49,6 +49,32 @@ TRAINING_EPS: dict[str, float] = {"mnist": 0.2, "mnist5k": 0.2, "cifar10": 8 / 2
 
 
 @dataclass(frozen=True)
+class AuditBudget:
+    """How hard :func:`sgt_course.robustness.robustness_audit` attacks: its sizes, one per profile.
+
+    Attributes:
+        images: how many test images are attacked.
+        steps: iterations of the strong PGD and of both APGD attacks (PGD-10 keeps its 10).
+        restarts: random restarts of the strong PGD.
+        targets: target classes of APGD with the DLR loss (AutoAttack takes 9 on 10 classes).
+        queries: queries of Square, the black-box attack (AutoAttack: 5,000).
+        tolerance: how far, as a share of the images, a sanity check may be off and still pass.
+    """
+
+    images: int
+    steps: int
+    restarts: int
+    targets: int
+    queries: int
+    tolerance: float = 0.02
+
+
+#: AutoAttack's standard sizes (Croce & Hein 2020: 100 iterations, 9 target classes, 5,000 queries) on 1,000
+#: images, with 5 restarts of the strong PGD: the gpu profile's audit and the default of ``robustness_audit``.
+AUTOATTACK_BUDGET = AuditBudget(images=1000, steps=100, restarts=5, targets=9, queries=5000)
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
 
@@ -86,6 +112,7 @@ class Profile:
             where each seed costs about 40 s of adversarial training).
         roar_fractions: the fractions notebook 2 removes and retrains on (ROAR); none in ``ci``, where
             retraining one model per ranking and fraction does not fit the time budget.
+        audit: the sizes of the robustness audit of notebooks 5 and 6 (:class:`AuditBudget`).
     """
 
     name: str
@@ -118,6 +145,7 @@ class Profile:
     seeds: tuple[int, ...] = (0, 1, 2)
     robust_seeds: tuple[int, ...] = (0, 1, 2)
     roar_fractions: tuple[float, ...] = (0.2, 0.5)
+    audit: AuditBudget = AUTOATTACK_BUDGET
 
     def __post_init__(self) -> None:
         if self.text_dataset == "planted" and self.n_text is None:
@@ -134,13 +162,15 @@ PROFILES: dict[str, Profile] = {
         batch_size=64, lr=1e-3, n_explain=128, n_planted=2000, n_quick=1000, n_robust=1500, robust_epochs=4,
         robust_steps=5, n_series=600, series_epochs=3,
         text_dataset="planted", n_text=1000, text_epochs=4, text_width=32, sequence_batch_size=32, sequence_lr=3e-3,
-        cifar10=False, robust_seeds=(0,), roar_fractions=()),
+        cifar10=False, robust_seeds=(0,), roar_fractions=(),
+        audit=AuditBudget(images=128, steps=20, restarts=2, targets=2, queries=300)),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
         batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
         robust_steps=10, n_series=1000, series_epochs=10,
         text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
-        cifar10=False, roar_fractions=(0.5,)),
+        cifar10=False, roar_fractions=(0.5,),
+        audit=AuditBudget(images=1000, steps=50, restarts=3, targets=3, queries=1000)),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
         batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,

@@ -2,17 +2,25 @@
 
 - :func:`robust_accuracy`: accuracy under one attack over a range of ε, as a :class:`RobustnessCurve`;
 - :func:`robustness_curves`: every model under every attack; :func:`robustness_table` prints them.
+- :func:`robustness_audit`: is it real? The worst case per image over an ensemble of the field's attacks
+  (AutoAttack's, from torchattacks), with Carlini et al.'s sanity checks for gradient masking;
+  :func:`robustness_audits` for several models, :func:`audit_table` to show them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
-from sgt_course.attacks import attack_label, get_attack
+from sgt_course.attacks import attack_label, get_attack, pgd
+from sgt_course.checks import check_choice, check_non_negative
+from sgt_course.recipes import AUTOATTACK_BUDGET, AuditBudget
+from sgt_course.tables import markdown_table
 from sgt_course.training import as_tensors, predict
 
 
@@ -88,3 +96,199 @@ def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str
     rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
             for attack, by_model in curves.items() for name, curve in by_model.items()]
     return "\n".join(line.rstrip() for line in [header, *rows])
+
+
+# --- is the robustness real? ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    """What one attack of an audit did: per image, whether the model still classified it correctly."""
+
+    name: str
+    correct: Tensor
+    seconds: float
+    white_box: bool = True
+
+    @property
+    def accuracy(self) -> float:
+        """The share of images the attack did not fool (a misclassified clean image counts as fooled)."""
+        return self.correct.float().mean().item()
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """One of Carlini et al.'s (2019) sanity checks: its name, whether it passed, and its numbers."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class RobustnessAudit:
+    """A model's accuracy under an ensemble of attacks at one radius ε, the worst case per image, and the
+    sanity checks that tell real robustness from gradient masking (:func:`robustness_audit`)."""
+
+    eps: float
+    clean: Tensor
+    outcomes: tuple[AttackOutcome, ...]
+    checks: tuple[AuditCheck, ...]
+    budget: AuditBudget
+
+    def accuracy(self, attack: str) -> float:
+        """The accuracy under ``attack`` (a name of :attr:`outcomes`, e.g. ``"PGD-10"``)."""
+        names = [o.name for o in self.outcomes]
+        check_choice("attack", attack, names)
+        return self.outcomes[names.index(attack)].accuracy
+
+    @property
+    def worst_case_correct(self) -> Tensor:
+        """Per image, whether it was classified correctly clean and under every attack."""
+        correct = self.clean.clone()
+        for outcome in self.outcomes:
+            correct &= outcome.correct
+        return correct
+
+    @property
+    def worst_case(self) -> float:
+        """Robust accuracy: the share of images that no attack fooled (the number to report)."""
+        return self.worst_case_correct.float().mean().item()
+
+    @property
+    def worst_attack(self) -> str:
+        """The single attack with the lowest accuracy (the first of them on a tie)."""
+        return min(self.outcomes, key=lambda o: o.accuracy).name
+
+    @property
+    def passed(self) -> bool:
+        """Whether every sanity check passed."""
+        return all(check.passed for check in self.checks)
+
+    def table(self) -> str:
+        """A Markdown table: each attack's accuracy and seconds, the worst case, then each check."""
+        rows = [["clean", f"{self.clean.float().mean().item():.1%}", ""]]
+        rows += [[o.name, f"{o.accuracy:.1%}", f"{o.seconds:.1f} s"] for o in self.outcomes]
+        rows.append(["**worst case per image**", f"**{self.worst_case:.1%}**", ""])
+        checks = [[c.name, "passed" if c.passed else "**FAILED**", c.detail] for c in self.checks]
+        return (markdown_table([f"attack, ε = {self.eps:g}, {len(self.clean)} images", "accuracy", "time"], rows)
+                + "\n\n" + markdown_table(["sanity check (Carlini et al. 2019)", "outcome", "numbers"], checks))
+
+
+def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, source: nn.Module | None = None,
+                     budget: AuditBudget = AUTOATTACK_BUDGET,
+                     unbounded_eps: float = 1.0, seed: int = 0, progress: bool = True) -> RobustnessAudit:
+    """Is ``model``'s robustness at radius ``eps`` real? Attack the first ``budget.images`` of ``x`` with an
+    ensemble and run the sanity checks of Carlini et al., "On Evaluating Adversarial Robustness" (2019).
+
+    The ensemble (all L∞, inputs in [0, 1]):
+
+    - ``PGD-10``: the course's PGD, 10 steps, one random start (what the notebooks' curves use);
+    - ``PGD-{steps}×{restarts}``: the course's PGD with ``budget.steps`` steps and ``budget.restarts``
+      random starts, an image fooled when any start fools it;
+    - ``APGD-CE`` and ``APGD-DLR, targeted``: AutoAttack's white-box attacks (Croce & Hein, ICML 2020), from
+      torchattacks, with ``budget.steps`` iterations and ``budget.targets`` target classes (its targeted DLR
+      loss needs four classes or more: with fewer it is left out);
+    - ``Square``: AutoAttack's black-box attack, which needs no gradient, ``budget.queries`` queries;
+    - ``transfer``: strong PGD crafted on ``source`` (e.g. the standard model), when given.
+
+    The checks, each passed within ``budget.tolerance`` (a share of the images):
+
+    1. PGD-10 finds what the strong PGD finds (else the PGD-10 number overstates robustness);
+    2. more restarts saturate: the restarts after the first fool (almost) no further image;
+    3. the black-box attack does not beat the white-box ones (else the gradients are masked);
+    4. the transfer attack does not beat them either;
+    5. with ``unbounded_eps`` (1.0: any image at all) the strong PGD fools (almost) every image.
+
+    Every random draw is seeded with ``seed``, and the global random state is left as it was.
+    Returns a :class:`RobustnessAudit`; report its :attr:`~RobustnessAudit.worst_case`.
+    """
+    import torchattacks
+
+    as_tensors((x, y))
+    check_non_negative("eps", eps)
+    x, y = x[:budget.images], y[:budget.images]
+    n_classes = predict(model, x[:1]).shape[1]
+    steps, restarts, tolerance = budget.steps, budget.restarts, budget.tolerance
+    strong = f"PGD-{steps}×{restarts}"
+
+    def correct(model_: nn.Module, adversarial: Tensor) -> Tensor:
+        return predict(model_, adversarial).argmax(1) == y
+
+    def strong_pgd(target: nn.Module, radius: float, starts: int) -> list[Tensor]:
+        return [pgd(target, x, y, radius, steps=steps, generator=torch.Generator(x.device).manual_seed(seed + r))
+                for r in range(starts)]
+
+    def apgd_dlr(images: Tensor, labels: Tensor) -> Tensor:
+        attack = torchattacks.APGDT(model, eps=eps, steps=steps, seed=seed, n_classes=n_classes)
+        attack.n_target_classes = min(budget.targets, n_classes - 1)
+        return attack(images, labels)
+
+    runs: dict[str, tuple[bool, object]] = {
+        "PGD-10": (True, lambda: [pgd(model, x, y, eps, generator=torch.Generator(x.device).manual_seed(seed))]),
+        strong: (True, lambda: strong_pgd(model, eps, restarts)),
+        "APGD-CE": (True, lambda: [torchattacks.APGD(model, eps=eps, steps=steps, seed=seed, loss="ce")(x, y)]),
+        "APGD-DLR, targeted": (True, lambda: [apgd_dlr(x, y)]),
+        "Square": (False, lambda: [torchattacks.Square(model, eps=eps, n_queries=budget.queries, seed=seed)(x, y)]),
+    }
+    if n_classes < 4:
+        del runs["APGD-DLR, targeted"]
+    if source is not None and source is not model:
+        runs["transfer"] = (False, lambda: strong_pgd(source, eps, 1))
+    outcomes, by_start = [], {}
+    with torch.random.fork_rng(devices=[x.device.index or 0] if x.device.type == "cuda" else []):
+        for name, (white_box, run) in tqdm(runs.items(), desc="robustness audit", disable=not progress):
+            start = time.perf_counter()
+            per_start = [correct(model, adversarial) for adversarial in run()]
+            by_start[name] = per_start
+            fooled_by_none = torch.stack(per_start).all(0)
+            outcomes.append(AttackOutcome(name, fooled_by_none, time.perf_counter() - start, white_box))
+        unbounded = correct(model, strong_pgd(model, unbounded_eps, 1)[0]).float().mean().item()
+    clean = correct(model, x)
+    audit = RobustnessAudit(eps, clean, tuple(outcomes), (), budget)
+    accuracy = {o.name: o.accuracy for o in outcomes}
+    white = clean.clone()
+    for outcome in outcomes:
+        if outcome.white_box:
+            white &= outcome.correct
+    white_box = white.float().mean().item()
+    first_start = by_start[strong][0].float().mean().item()
+    checks = [
+        AuditCheck("PGD-10 finds what the strong PGD finds", accuracy["PGD-10"] - accuracy[strong] <= tolerance,
+                   f"PGD-10 {accuracy['PGD-10']:.1%}, {strong} {accuracy[strong]:.1%}"),
+        AuditCheck("more restarts saturate", first_start - accuracy[strong] <= tolerance,
+                   f"one start {first_start:.1%}, {restarts} starts {accuracy[strong]:.1%}"),
+        AuditCheck("black-box does not beat white-box", accuracy["Square"] >= white_box - tolerance,
+                   f"Square {accuracy['Square']:.1%}, white-box worst case {white_box:.1%}"),
+        AuditCheck(f"accuracy falls to about 0 at ε = {unbounded_eps:g}", unbounded <= tolerance,
+                   f"{strong.split('×')[0]} at ε = {unbounded_eps:g}: {unbounded:.1%}"),
+    ]
+    if "transfer" in accuracy:
+        checks.insert(3, AuditCheck("transfer does not beat white-box", accuracy["transfer"] >= white_box - tolerance,
+                                    f"transfer {accuracy['transfer']:.1%}, white-box worst case {white_box:.1%}"))
+    return replace(audit, checks=tuple(checks))
+
+
+def robustness_audits(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps: float, *,
+                      source: str | None = "standard", budget: AuditBudget | None = None,
+                      seed: int = 0, progress: bool = True) -> dict[str, RobustnessAudit]:
+    """:func:`robustness_audit` of every model, the transfer attack crafted on ``models[source]``."""
+    if source is not None:
+        check_choice("source", source, models)
+    options = {} if budget is None else {"budget": budget}
+    return {name: robustness_audit(model, x, y, eps, source=models[source] if source else None, seed=seed,
+                                   progress=progress, **options) for name, model in models.items()}
+
+
+def audit_table(audits: Mapping[str, RobustnessAudit]) -> str:
+    """A Markdown table, one row per model: clean, PGD-10 and worst-case accuracy, the worst attack, and
+    which sanity checks failed."""
+    rows = []
+    for name, audit in audits.items():
+        failed = [c.name for c in audit.checks if not c.passed]
+        rows.append([name, f"{audit.clean.float().mean().item():.1%}", f"{audit.accuracy('PGD-10'):.1%}",
+                     f"**{audit.worst_case:.1%}**", audit.worst_attack,
+                     "all passed" if not failed else "FAILED: " + "; ".join(failed)])
+    eps = next(iter(audits.values())).eps
+    return markdown_table(["model", "clean", f"PGD-10, ε = {eps:g}", "worst case", "worst attack", "sanity checks"],
+                          rows)
