@@ -68,6 +68,14 @@ class AuditBudget:
     queries: int
     tolerance: float = 0.02
 
+    def __post_init__(self) -> None:
+        for name in ("images", "steps", "restarts", "targets", "queries"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if not 0 <= self.tolerance < 1:
+            raise ValueError(f"tolerance must be a share of the images in [0, 1); got {self.tolerance!r}")
+
 
 #: AutoAttack's standard sizes (Croce & Hein 2020: 100 iterations, 9 target classes, 5,000 queries) on 1,000
 #: images, with 5 restarts of the strong PGD: the gpu profile's audit and the default of ``robustness_audit``.

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -103,17 +103,30 @@ def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str
 
 @dataclass(frozen=True)
 class AttackOutcome:
-    """What one attack of an audit did: per image, whether the model still classified it correctly."""
+    """What one attack of an audit did. ``attacked`` marks the images it was run on (all of them, or only
+    those the white-box attacks left unfooled); ``correct`` whether the model still classified each one
+    correctly (True where it was not run)."""
 
     name: str
     correct: Tensor
+    attacked: Tensor
     seconds: float
-    white_box: bool = True
 
     @property
-    def accuracy(self) -> float:
-        """The share of images the attack did not fool (a misclassified clean image counts as fooled)."""
-        return self.correct.float().mean().item()
+    def complete(self) -> bool:
+        """Whether the attack was run on every image (then it has an accuracy of its own)."""
+        return bool(self.attacked.all())
+
+    @property
+    def accuracy(self) -> float | None:
+        """The share of images the attack did not fool (a misclassified clean image counts as fooled);
+        None for an attack run only on what the others left."""
+        return self.correct.float().mean().item() if self.complete else None
+
+    @property
+    def fooled(self) -> int:
+        """How many of the images it was run on it fooled."""
+        return int((self.attacked & ~self.correct).sum())
 
 
 @dataclass(frozen=True)
@@ -136,11 +149,15 @@ class RobustnessAudit:
     checks: tuple[AuditCheck, ...]
     budget: AuditBudget
 
-    def accuracy(self, attack: str) -> float:
-        """The accuracy under ``attack`` (a name of :attr:`outcomes`, e.g. ``"PGD-10"``)."""
+    def outcome(self, attack: str) -> AttackOutcome:
+        """The outcome of ``attack`` (a name of :attr:`outcomes`, e.g. ``"PGD-10"`` or ``"Square"``)."""
         names = [o.name for o in self.outcomes]
         check_choice("attack", attack, names)
-        return self.outcomes[names.index(attack)].accuracy
+        return self.outcomes[names.index(attack)]
+
+    def accuracy(self, attack: str) -> float | None:
+        """The accuracy under ``attack`` alone (None for an attack run only on what the others left)."""
+        return self.outcome(attack).accuracy
 
     @property
     def worst_case_correct(self) -> Tensor:
@@ -157,8 +174,8 @@ class RobustnessAudit:
 
     @property
     def worst_attack(self) -> str:
-        """The single attack with the lowest accuracy (the first of them on a tie)."""
-        return min(self.outcomes, key=lambda o: o.accuracy).name
+        """Of the attacks run on every image, the one with the lowest accuracy (the first of them on a tie)."""
+        return min((o for o in self.outcomes if o.complete), key=lambda o: o.accuracy).name
 
     @property
     def passed(self) -> bool:
@@ -166,9 +183,13 @@ class RobustnessAudit:
         return all(check.passed for check in self.checks)
 
     def table(self) -> str:
-        """A Markdown table: each attack's accuracy and seconds, the worst case, then each check."""
+        """Markdown: each attack's accuracy (or what it fooled of what the others left) and its time, the
+        worst case, then each check."""
         rows = [["clean", f"{self.clean.float().mean().item():.1%}", ""]]
-        rows += [[o.name, f"{o.accuracy:.1%}", f"{o.seconds:.1f} s"] for o in self.outcomes]
+        for o in self.outcomes:
+            result = (f"{o.accuracy:.1%}" if o.complete else
+                      f"fooled {o.fooled} of the {int(o.attacked.sum())} images left")
+            rows.append([o.name, result, f"{o.seconds:.1f} s"])
         rows.append(["**worst case per image**", f"**{self.worst_case:.1%}**", ""])
         checks = [[c.name, "passed" if c.passed else "**FAILED**", c.detail] for c in self.checks]
         return (markdown_table([f"attack, ε = {self.eps:g}, {len(self.clean)} images", "accuracy", "time"], rows)
@@ -176,28 +197,30 @@ class RobustnessAudit:
 
 
 def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, source: nn.Module | None = None,
-                     budget: AuditBudget = AUTOATTACK_BUDGET,
-                     unbounded_eps: float = 1.0, seed: int = 0, progress: bool = True) -> RobustnessAudit:
+                     budget: AuditBudget = AUTOATTACK_BUDGET, unbounded_eps: float = 1.0, seed: int = 0,
+                     progress: bool = True) -> RobustnessAudit:
     """Is ``model``'s robustness at radius ``eps`` real? Attack the first ``budget.images`` of ``x`` with an
     ensemble and run the sanity checks of Carlini et al., "On Evaluating Adversarial Robustness" (2019).
 
-    The ensemble (all L∞, inputs in [0, 1]):
+    The ensemble (all L∞, inputs in [0, 1]); the white-box attacks run on every image:
 
     - ``PGD-10``: the course's PGD, 10 steps, one random start (what the notebooks' curves use);
-    - ``PGD-{steps}×{restarts}``: the course's PGD with ``budget.steps`` steps and ``budget.restarts``
-      random starts, an image fooled when any start fools it;
+    - ``PGD-{steps}×{restarts}``: the course's PGD with ``budget.steps`` steps from ``budget.restarts``
+      random starts, each start after the first only on the images the earlier ones did not fool;
     - ``APGD-CE`` and ``APGD-DLR, targeted``: AutoAttack's white-box attacks (Croce & Hein, ICML 2020), from
       torchattacks, with ``budget.steps`` iterations and ``budget.targets`` target classes (its targeted DLR
       loss needs four classes or more: with fewer it is left out);
-    - ``Square``: AutoAttack's black-box attack, which needs no gradient, ``budget.queries`` queries;
-    - ``transfer``: strong PGD crafted on ``source`` (e.g. the standard model), when given.
+    - ``Square``: AutoAttack's black-box attack, which needs no gradient, ``budget.queries`` queries, and
+      ``transfer``: PGD-{steps} crafted on ``source`` (e.g. the standard model), when given. These two run,
+      as in AutoAttack, only on the images the white-box attacks left unfooled.
 
     The checks, each passed within ``budget.tolerance`` (a share of the images):
 
     1. PGD-10 finds what the strong PGD finds (else the PGD-10 number overstates robustness);
-    2. more restarts saturate: the restarts after the first fool (almost) no further image;
-    3. the black-box attack does not beat the white-box ones (else the gradients are masked);
-    4. the transfer attack does not beat them either;
+    2. more restarts saturate: the starts after the first fool (almost) no further image;
+    3. the black-box attack fools (almost) none of the images the white-box attacks left (else the
+       gradients are masked);
+    4. neither does the transfer attack;
     5. with ``unbounded_eps`` (1.0: any image at all) the strong PGD fools (almost) every image.
 
     Every random draw is seeded with ``seed``, and the global random state is left as it was.
@@ -209,64 +232,88 @@ def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, sour
     check_non_negative("eps", eps)
     x, y = x[:budget.images], y[:budget.images]
     n_classes = predict(model, x[:1]).shape[1]
-    steps, restarts, tolerance = budget.steps, budget.restarts, budget.tolerance
-    strong = f"PGD-{steps}×{restarts}"
+    steps, restarts = budget.steps, budget.restarts
+    every = torch.ones(len(y), dtype=torch.bool, device=y.device)
 
-    def correct(model_: nn.Module, adversarial: Tensor) -> Tensor:
-        return predict(model_, adversarial).argmax(1) == y
+    def generator(offset: int) -> torch.Generator:
+        return torch.Generator(x.device).manual_seed(seed + offset)
 
-    def strong_pgd(target: nn.Module, radius: float, starts: int) -> list[Tensor]:
-        return [pgd(target, x, y, radius, steps=steps, generator=torch.Generator(x.device).manual_seed(seed + r))
-                for r in range(starts)]
+    def still_correct(attack: Callable[[Tensor, Tensor], Tensor], on: Tensor, correct: Tensor) -> None:
+        """Run ``attack`` on the images ``on`` and write into ``correct`` whether the model still gets them."""
+        if on.any():
+            correct[on] = predict(model, attack(x[on], y[on])).argmax(1) == y[on]
+
+    def run(name: str, attack: Callable[[Tensor, Tensor], Tensor], on: Tensor) -> AttackOutcome:
+        start, correct = time.perf_counter(), torch.ones_like(on)
+        still_correct(attack, on, correct)
+        return AttackOutcome(name, correct, on.clone(), time.perf_counter() - start)
+
+    def strong_pgd() -> tuple[AttackOutcome, float]:
+        """The restarted PGD, and the accuracy after its first start."""
+        start, correct = time.perf_counter(), every.clone()
+        for r in range(restarts):
+            still_correct(lambda a, b: pgd(model, a, b, eps, steps=steps, generator=generator(r)), correct.clone(),
+                          correct)
+            if r == 0:
+                first = correct.float().mean().item()
+        return AttackOutcome(f"PGD-{steps}×{restarts}", correct, every, time.perf_counter() - start), first
 
     def apgd_dlr(images: Tensor, labels: Tensor) -> Tensor:
         attack = torchattacks.APGDT(model, eps=eps, steps=steps, seed=seed, n_classes=n_classes)
         attack.n_target_classes = min(budget.targets, n_classes - 1)
         return attack(images, labels)
 
-    runs: dict[str, tuple[bool, object]] = {
-        "PGD-10": (True, lambda: [pgd(model, x, y, eps, generator=torch.Generator(x.device).manual_seed(seed))]),
-        strong: (True, lambda: strong_pgd(model, eps, restarts)),
-        "APGD-CE": (True, lambda: [torchattacks.APGD(model, eps=eps, steps=steps, seed=seed, loss="ce")(x, y)]),
-        "APGD-DLR, targeted": (True, lambda: [apgd_dlr(x, y)]),
-        "Square": (False, lambda: [torchattacks.Square(model, eps=eps, n_queries=budget.queries, seed=seed)(x, y)]),
-    }
-    if n_classes < 4:
-        del runs["APGD-DLR, targeted"]
-    if source is not None and source is not model:
-        runs["transfer"] = (False, lambda: strong_pgd(source, eps, 1))
-    outcomes, by_start = [], {}
-    with torch.random.fork_rng(devices=[x.device.index or 0] if x.device.type == "cuda" else []):
-        for name, (white_box, run) in tqdm(runs.items(), desc="robustness audit", disable=not progress):
-            start = time.perf_counter()
-            per_start = [correct(model, adversarial) for adversarial in run()]
-            by_start[name] = per_start
-            fooled_by_none = torch.stack(per_start).all(0)
-            outcomes.append(AttackOutcome(name, fooled_by_none, time.perf_counter() - start, white_box))
-        unbounded = correct(model, strong_pgd(model, unbounded_eps, 1)[0]).float().mean().item()
-    clean = correct(model, x)
-    audit = RobustnessAudit(eps, clean, tuple(outcomes), (), budget)
-    accuracy = {o.name: o.accuracy for o in outcomes}
-    white = clean.clone()
-    for outcome in outcomes:
-        if outcome.white_box:
-            white &= outcome.correct
-    white_box = white.float().mean().item()
-    first_start = by_start[strong][0].float().mean().item()
+    clean = predict(model, x).argmax(1) == y
+    transfer = source is not None and source is not model
+    with torch.random.fork_rng(devices=[x.device.index or 0] if x.device.type == "cuda" else []), \
+            tqdm(total=6 + transfer, desc="robustness audit", disable=not progress) as bar:
+        outcomes = [run("PGD-10", lambda a, b: pgd(model, a, b, eps, generator=generator(0)), every)]
+        bar.update()
+        strong, first_start = strong_pgd()
+        outcomes.append(strong)
+        bar.update()
+        outcomes.append(run("APGD-CE", torchattacks.APGD(model, eps=eps, steps=steps, seed=seed, loss="ce"), every))
+        bar.update()
+        if n_classes >= 4:
+            outcomes.append(run("APGD-DLR, targeted", apgd_dlr, every))
+        bar.update()
+        left = clean.clone()
+        for outcome in outcomes:
+            left &= outcome.correct
+        outcomes.append(run("Square", torchattacks.Square(model, eps=eps, n_queries=budget.queries, seed=seed), left))
+        bar.update()
+        if transfer:
+            outcomes.append(run("transfer", lambda a, b: pgd(source, a, b, eps, steps=steps, generator=generator(0)),
+                                left))
+            bar.update()
+        unbounded = run("unbounded", lambda a, b: pgd(model, a, b, unbounded_eps, steps=steps, generator=generator(0)),
+                        every).accuracy
+        bar.update()
+    return RobustnessAudit(eps, clean, tuple(outcomes), _checks(outcomes, left, first_start, unbounded,
+                                                                unbounded_eps, budget), budget)
+
+
+def _checks(outcomes: list[AttackOutcome], left: Tensor, first_start: float, unbounded: float, unbounded_eps: float,
+            budget: AuditBudget) -> tuple[AuditCheck, ...]:
+    """The five sanity checks of :func:`robustness_audit`, from its outcomes."""
+    by_name, tolerance, n = {o.name: o for o in outcomes}, budget.tolerance, len(left)
+    pgd10, strong = by_name["PGD-10"].accuracy, outcomes[1].accuracy
+    white_box = int(left.sum())
     checks = [
-        AuditCheck("PGD-10 finds what the strong PGD finds", accuracy["PGD-10"] - accuracy[strong] <= tolerance,
-                   f"PGD-10 {accuracy['PGD-10']:.1%}, {strong} {accuracy[strong]:.1%}"),
-        AuditCheck("more restarts saturate", first_start - accuracy[strong] <= tolerance,
-                   f"one start {first_start:.1%}, {restarts} starts {accuracy[strong]:.1%}"),
-        AuditCheck("black-box does not beat white-box", accuracy["Square"] >= white_box - tolerance,
-                   f"Square {accuracy['Square']:.1%}, white-box worst case {white_box:.1%}"),
-        AuditCheck(f"accuracy falls to about 0 at ε = {unbounded_eps:g}", unbounded <= tolerance,
-                   f"{strong.split('×')[0]} at ε = {unbounded_eps:g}: {unbounded:.1%}"),
+        AuditCheck("PGD-10 finds what the strong PGD finds", pgd10 - strong <= tolerance,
+                   f"PGD-10 {pgd10:.1%}, {outcomes[1].name} {strong:.1%}"),
+        AuditCheck("more restarts saturate", first_start - strong <= tolerance,
+                   f"one start {first_start:.1%}, {budget.restarts} starts {strong:.1%}"),
     ]
-    if "transfer" in accuracy:
-        checks.insert(3, AuditCheck("transfer does not beat white-box", accuracy["transfer"] >= white_box - tolerance,
-                                    f"transfer {accuracy['transfer']:.1%}, white-box worst case {white_box:.1%}"))
-    return replace(audit, checks=tuple(checks))
+    for name in ("Square", "transfer"):
+        if name in by_name:
+            fooled = by_name[name].fooled
+            kind = "black-box" if name == "Square" else "transfer"
+            checks.append(AuditCheck(f"{kind} does not beat white-box", fooled <= tolerance * n,
+                                     f"{name} fooled {fooled} of the {white_box} images the white-box attacks left"))
+    checks.append(AuditCheck(f"accuracy falls to about 0 at ε = {unbounded_eps:g}", unbounded <= tolerance,
+                             f"PGD-{budget.steps} at ε = {unbounded_eps:g}: {unbounded:.1%}"))
+    return tuple(checks)
 
 
 def robustness_audits(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps: float, *,
