@@ -131,11 +131,13 @@ class AttackOutcome:
 
 @dataclass(frozen=True)
 class AuditCheck:
-    """One of Carlini et al.'s (2019) sanity checks: its name, whether it passed, and its numbers."""
+    """One of Carlini et al.'s (2019) sanity checks: its name, whether it passed, its numbers, and what a
+    failure means: gradient masking (``masking``), or else an attack too weak to trust on its own."""
 
     name: str
     passed: bool
     detail: str
+    masking: bool
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,12 @@ class RobustnessAudit:
         """Whether every sanity check passed."""
         return all(check.passed for check in self.checks)
 
+    @property
+    def masking_suspected(self) -> bool:
+        """Whether a check that detects gradient masking failed (black-box or transfer beat white-box, or
+        accuracy did not fall to about 0 at an unbounded ε)."""
+        return any(check.masking and not check.passed for check in self.checks)
+
     def table(self) -> str:
         """Markdown: each attack's accuracy (or what it fooled of what the others left) and its time, the
         worst case, then each check."""
@@ -214,7 +222,9 @@ def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, sour
       ``transfer``: PGD-{steps} crafted on ``source`` (e.g. the standard model), when given. These two run,
       as in AutoAttack, only on the images the white-box attacks left unfooled.
 
-    The checks, each passed within ``budget.tolerance`` (a share of the images):
+    The checks, each passed within ``budget.tolerance`` (a share of the images); a failure of 3, 4 or 5
+    suggests gradient masking (:attr:`RobustnessAudit.masking_suspected`), of 1 or 2 attacks too weak to
+    trust on their own:
 
     1. PGD-10 finds what the strong PGD finds (else the PGD-10 number overstates robustness);
     2. more restarts saturate: the starts after the first fool (almost) no further image;
@@ -301,18 +311,19 @@ def _checks(outcomes: list[AttackOutcome], left: Tensor, first_start: float, unb
     white_box = int(left.sum())
     checks = [
         AuditCheck("PGD-10 finds what the strong PGD finds", pgd10 - strong <= tolerance,
-                   f"PGD-10 {pgd10:.1%}, {outcomes[1].name} {strong:.1%}"),
+                   f"PGD-10 {pgd10:.1%}, {outcomes[1].name} {strong:.1%}", masking=False),
         AuditCheck("more restarts saturate", first_start - strong <= tolerance,
-                   f"one start {first_start:.1%}, {budget.restarts} starts {strong:.1%}"),
+                   f"one start {first_start:.1%}, {budget.restarts} starts {strong:.1%}", masking=False),
     ]
     for name in ("Square", "transfer"):
         if name in by_name:
             fooled = by_name[name].fooled
             kind = "black-box" if name == "Square" else "transfer"
             checks.append(AuditCheck(f"{kind} does not beat white-box", fooled <= tolerance * n,
-                                     f"{name} fooled {fooled} of the {white_box} images the white-box attacks left"))
+                                     f"{name} fooled {fooled} of the {white_box} images the white-box attacks left",
+                                     masking=True))
     checks.append(AuditCheck(f"accuracy falls to about 0 at ε = {unbounded_eps:g}", unbounded <= tolerance,
-                             f"PGD-{budget.steps} at ε = {unbounded_eps:g}: {unbounded:.1%}"))
+                             f"PGD-{budget.steps} at ε = {unbounded_eps:g}: {unbounded:.1%}", masking=True))
     return tuple(checks)
 
 

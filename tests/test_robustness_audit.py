@@ -39,6 +39,7 @@ def test_on_a_linear_model_the_worst_case_is_the_analytic_one():
     assert torch.equal(audit.worst_case_correct, robust)
     assert all(o.correct[robust].all() for o in audit.outcomes), "no attack fools an image that is robust"
     assert audit.worst_case == pytest.approx(robust.float().mean().item())
+    assert not audit.masking_suspected, audit.table()
     assert [o.name for o in audit.outcomes] == ["PGD-10", "PGD-30×2", "APGD-CE", "APGD-DLR, targeted", "Square"]
     assert audit.outcome("Square").attacked.sum() == robust.sum(), "Square tries what the white-box attacks left"
     assert audit.accuracy("Square") is None and audit.accuracy("APGD-CE") >= audit.worst_case
@@ -62,7 +63,7 @@ def test_a_model_that_masks_its_gradients_is_flagged():
     model = Masked(inner).eval()
     audit = robustness_audit(model, x, y, 0.02, budget=BUDGET, progress=False)
     outcome = {c.name: c.passed for c in audit.checks}
-    assert not audit.passed
+    assert not audit.passed and audit.masking_suspected
     assert outcome["black-box does not beat white-box"] is False, audit.table()
     assert outcome["accuracy falls to about 0 at ε = 1"] is False, audit.table()
     square = audit.outcome("Square")
