@@ -26,7 +26,7 @@ from sgt_course.attacks import fgsm
 from sgt_course.experiments import image_data, image_model, robust_model, robust_models
 from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
 from sgt_course.removal import REMOVAL_SETTINGS, figure3_curves, removal_curve, removal_study
-from sgt_course.robustness import robust_accuracy, robustness_curves
+from sgt_course.robustness import RobustnessAudit, robust_accuracy, robustness_audits, robustness_curves
 from sgt_course.sanity import cascading_randomization
 from sgt_course.training import evaluate, predict
 
@@ -39,8 +39,9 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def measure(profile: recipes.Profile, seed: int, device: torch.device) -> dict[str, float]:
-    """Every quantity an image notebook asserts, for one seed: ``{"notebook · quantity": value}``."""
+def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[dict[str, float], dict[str, str]]:
+    """Every quantity an image notebook asserts, for one seed: ``{"notebook · quantity": value}``, and the
+    worst single attack of each audited model: ``{"notebook · model": attack}``."""
     train, test = image_data(profile, device, verbose=False)
     k, lam = PAPER_SGT.k, PAPER_SGT.lam
     standard, _ = image_model(profile, "standard", train, test, seed=seed, progress=False)
@@ -84,12 +85,16 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> dict[s
             out[f"5 · {attack} largest rise along ε, {name}"] = max(
                 b - a for a, b in zip(curve.accuracy, curve.accuracy[1:]))
 
+    audits = {"5": (robustness_audits(models, test.x, test.y, 0.2, budget=profile.audit, seed=seed, progress=False),
+                    0.2, [("SGT", "standard")])}
+
     eps = TRAINING_EPS[train.source]
     robust, _ = robust_models(profile, train, test, seed=seed, progress=False)
-    robust, data = robust_profile(profile), train.head(profile.n_robust)
+    audits["6"] = (robustness_audits(robust, test.x, test.y, eps, budget=profile.audit, seed=seed, progress=False),
+                   eps, [("ASGT", "PGD-AT"), ("ASGT", "standard")])
     settings = robust_regimes(eps, k=k, lam=lam, steps=profile.robust_steps)["ASGT"][1]
-    robust["SGA"], _ = image_model(robust, "asgt", data, test, seed=seed, progress=False,
-                                   order="mask_then_attack", **settings)
+    robust["SGA"], _ = image_model(robust_profile(profile), "asgt", train.head(profile.n_robust), test, seed=seed,
+                                   progress=False, order="mask_then_attack", **settings)
     notebook6_eps = tuple(round(eps * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
     for name, model in robust.items():
         out[f"6 · clean accuracy, {name}"] = evaluate(model, test)
@@ -98,6 +103,26 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> dict[s
         out[f"6 · gradient removal-curve area, {name}"] = removal_curve(
             model, xe, ye, "gradient", generator=_generator(seed)).area()
     out.update(_fair_removal("6", {name: robust[name] for name in ROBUST_REGIMES}, "ASGT", "PGD-AT", xe, ye, seed))
+    worst_attacks = {}
+    for notebook, (by_model, radius, differences) in audits.items():
+        out.update(_audited(notebook, by_model, radius, differences))
+        worst_attacks.update({f"{notebook} · {name}": audit.worst_attack for name, audit in by_model.items()})
+    return out, worst_attacks
+
+
+def _audited(notebook: str, audits: dict[str, RobustnessAudit], eps: float,
+             differences: list[tuple[str, str]]) -> dict[str, float]:
+    """The quantities of a notebook's robustness audit, for one seed: per model its PGD-10 and worst-case
+    accuracy, whether gradient masking was suspected (1) or not (0), and how many sanity checks failed;
+    the worst-case difference of each pair in ``differences``."""
+    out = {}
+    for name, audit in audits.items():
+        out[f"{notebook} · PGD-10 accuracy at ε = {eps:g} (audit), {name}"] = audit.accuracy("PGD-10")
+        out[f"{notebook} · worst-case accuracy at ε = {eps:g}, {name}"] = audit.worst_case
+        out[f"{notebook} · gradient masking suspected, {name}"] = float(audit.masking_suspected)
+        out[f"{notebook} · sanity checks failed, {name}"] = float(sum(not c.passed for c in audit.checks))
+    for a, b in differences:
+        out[f"{notebook} · worst case at ε = {eps:g}, {a} minus {b}"] = audits[a].worst_case - audits[b].worst_case
     return out
 
 
@@ -126,10 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     print(runtime.describe(profile, device))
     train, test = image_data(profile, device)
     results: dict[str, dict[int, float]] = {}
+    worst_attacks: dict[str, dict[int, str]] = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        for quantity, value in measure(profile, seed, device).items():
+        numbers, attacks = measure(profile, seed, device)
+        for quantity, value in numbers.items():
             results.setdefault(quantity, {})[seed] = value
+        for model, attack in attacks.items():
+            worst_attacks.setdefault(model, {})[seed] = attack
         print(f"seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     print("| notebook · quantity | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean | spread |")
     print("|---|" + "---:|" * (len(args.seeds) + 2))
@@ -137,9 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         values = list(by_seed.values())
         cells = [f"{v:.3f}" for v in values] + [f"{statistics.mean(values):.3f}", f"{max(values) - min(values):.3f}"]
         print(f"| {quantity} | " + " | ".join(cells) + " |")
+    print("\n| notebook · model | worst attack, per seed |\n|---|---|")
+    for model, by_seed in worst_attacks.items():
+        print(f"| {model} | {', '.join(by_seed.values())} |")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"profile": profile.name, "data": train.describe(), "results": results}, handle, indent=1)
+            json.dump({"profile": profile.name, "data": train.describe(), "results": results,
+                       "worst_attacks": worst_attacks}, handle, indent=1)
     return 0
 
 
