@@ -122,20 +122,11 @@ for attack_name, by_model in robustness.items():
     for name, curve in by_model.items():
         assert curve.non_increasing(tolerance=0.02), (attack_name, name, curve)
         assert curve.accuracy[-1] < curve.accuracy[0] - 0.3, (attack_name, name, curve)
-# Standard against SGT at ε = 0.2, MNIST-5k, seeds 0-2 (`sgt-course claims`), SGT minus standard:
-#   PGD      ci +11.7 / +4.7 / +10.2 points   cpu +9.7 / +6.6 / +14.8
-#   MI-FGSM  ci +14.1 / +8.6 / +10.9          cpu +12.9 / +7.8 / +10.2
-#   FGSM     ci +14.1 / +12.5 / +3.9          cpu +8.6 / +7.0 / +1.2
-# and under PGD at 0.2 neither kept half its clean accuracy (at most 32 %, against 92-96 % clean).
-# Asserted, with half the smallest margins: SGT is more robust under the two iterative attacks, and
-# neither model is robust.
 at_02 = {attack_name: {name: curve.at(0.2) for name, curve in by_model.items()}
          for attack_name, by_model in robustness.items()}
 print("accuracy at ε = 0.2:", {a: {n: f"{v:.1%}" for n, v in m.items()} for a, m in at_02.items()})
-assert at_02["PGD"]["SGT"] > at_02["PGD"]["standard"] + 0.02, at_02
-assert at_02["MI-FGSM"]["SGT"] > at_02["MI-FGSM"]["standard"] + 0.035, at_02
-for name, model in models.items():
-    assert at_02["PGD"][name] < evaluate(model, test) / 2, (name, at_02)
+# Whether SGT is harder to fool than the standard model is not asserted on these attacks: section 3
+# measures the worst case over the field's attacks, and the course's robustness claims rest on that.
 
 # %% [markdown]
 # **Over seeds.** The curves above are one training run (seed 0); the papers average five. Here are the
@@ -163,9 +154,67 @@ for attack_name, by_model in at_02_by_seed.items():
 # standard model under every attack at ε = 0.2, on all three seeds of both profiles (1 to 15 points):
 # in the direction Guesmi et al. report. But the difference is small next to what an attack takes
 # away from both: under PGD at ε = 0.2 neither model keeps half its clean accuracy. SGT is *not*
-# a defence, which is the observation that motivates ASGT (notebook 6).
+# a defence, which is the observation that motivates ASGT (notebook 6). All of this rests on PGD-10,
+# FGSM and MI-FGSM, though: the next section asks whether those numbers can be trusted.
 #
-# ## 3 · What does an attack do to a saliency map?
+# ## 3 · Is the robustness real?
+#
+# A robustness number is only as strong as the attack behind it. PGD with 10 steps and one random start
+# is a weak attack by today's standards (Carlini et al., "On Evaluating Adversarial Robustness", 2019;
+# Croce & Hein, ICML 2020), and a training method that masks input features, as SGT does, is exactly the
+# kind that can **mask gradients**: gradient attacks then fail while the model stays as fragile as before.
+# `robustness.robustness_audit` runs the field's checklist at one radius:
+#
+# - **an ensemble**: PGD-10, a strong PGD (more steps, several random restarts), AutoAttack's APGD-CE and
+#   APGD-DLR (white-box; Croce & Hein), Square (black-box: it needs no gradient), and a transfer attack
+#   crafted on the standard model. An image counts as robust only when *no* attack fools it: that
+#   **worst case** is the robust accuracy to report;
+# - **Carlini et al.'s sanity checks**: (1) PGD-10 finds what the strong PGD finds, (2) more restarts
+#   saturate, (3) the black-box attack fools none of the images the white-box attacks left, (4) neither
+#   does the transfer attack, (5) accuracy falls to about 0 when ε allows any image at all (ε = 1).
+#   Checks 3–5 detect gradient masking; checks 1–2 say whether the weaker attacks were strong enough.
+
+# %%
+from IPython.display import Markdown, display
+
+from sgt_course.recipes import AUTOATTACK_BUDGET
+from sgt_course.robustness import audit_table, robustness_audits
+
+HEADLINE = 0.2  # the ASGT paper's MNIST radius
+budget = profile.audit
+print(f"audit of the {profile.name!r} profile: {budget.images} test images, {budget.steps} steps, {budget.restarts} "
+      f"restarts, {budget.targets} target classes, {budget.queries} Square queries"
+      + ("" if budget == AUTOATTACK_BUDGET else
+         f" (smaller than AutoAttack's {AUTOATTACK_BUDGET.steps} steps, {AUTOATTACK_BUDGET.targets} targets and "
+         f"{AUTOATTACK_BUDGET.queries} queries, to fit this profile's time)"))
+audits = robustness_audits(models, test.x, test.y, HEADLINE, budget=budget)  # transfer: from the standard model
+display(Markdown(audit_table(audits)))
+display(Markdown(audits["SGT"].table()))
+
+# %%
+# What the audit supports, asserted on every run: neither model masks its gradients. Square and the
+# transfer attack fool (almost) nothing that the white-box attacks left, and ε = 1 fools (almost) everything.
+for name, audit in audits.items():
+    assert not audit.masking_suspected, (name, audit.checks)
+worst = {name: audit.worst_case for name, audit in audits.items()}
+display(Markdown(
+    f"At ε = {HEADLINE:g}, PGD-10 said {audits['standard'].accuracy('PGD-10'):.1%} (standard) and "
+    f"{audits['SGT'].accuracy('PGD-10'):.1%} (SGT); the worst case is **{worst['standard']:.1%}** and "
+    f"**{worst['SGT']:.1%}**. SGT minus standard: {100 * (worst['SGT'] - worst['standard']):+.1f} points on the "
+    f"worst case, against {100 * (audits['SGT'].accuracy('PGD-10') - audits['standard'].accuracy('PGD-10')):+.1f} "
+    "under PGD-10."))
+# The claim that matters for a defence, asserted on the worst case: neither model keeps half its clean accuracy.
+for name, model in models.items():
+    assert worst[name] < evaluate(model, test) / 2, (name, worst)
+
+# %% [markdown]
+# **Reading the audit.** Where the worst case lies below PGD-10, the extra attacks found adversarial
+# examples that ten steps from one random start missed: PGD-10 overstated the robustness, and the worst
+# case is the number to believe. The gradient-masking checks passing means the attacks' gradients were
+# informative: what SGT keeps under attack is not an artefact of hidden gradients. Whether it keeps *more*
+# than the standard model on every seed, `sgt-course claims` measures (benchmarks/RESULTS.md).
+#
+# ## 4 · What does an attack do to a saliency map?
 
 # %%
 from sgt_course import saliency
@@ -187,7 +236,7 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="gradien
 # The attack changes which pixels the model's gradient points at: an explanation computed on an
 # attacked input describes the attack as much as the digit.
 #
-# ## 4 · The same on CIFAR-10 (gpu profile)
+# ## 5 · The same on CIFAR-10 (gpu profile)
 #
 # Colour photographs are fooled by far smaller changes than digits: the radii here are a few grey
 # levels, ε ≤ 8/255 ≈ 0.031. In the `gpu` profile this cell trains the compact ResNet on CIFAR-10
@@ -217,7 +266,7 @@ else:
           "SGT_COURSE_PROFILE=gpu, or `python3 course.py reproduce --datasets cifar10` for the full runs.")
 
 # %% [markdown]
-# ## 5 · Explore
+# ## 6 · Explore
 #
 # Move ε, pick an attack and a sample: the attacked images, predictions (red when fooled) and
 # gradient maps of both models redraw in place.
@@ -228,7 +277,7 @@ from sgt_course.widgets import attack_explorer
 attack_explorer(models, test.x[:32], test.y[:32], eps_max=0.3, class_names=test.class_names)
 
 # %% [markdown]
-# ## 6 · Exercise: FGSM
+# ## 7 · Exercise: FGSM
 #
 # Write `my_fgsm(model, x, y, eps)` returning $\operatorname{clip}_{[0,1]}\big(x + \varepsilon\,
 # \operatorname{sign}\nabla_x \mathrm{CE}(f(x), y)\big)$. Hints: compute the gradient on

@@ -103,15 +103,48 @@ robustness_panels(robustness, title=f"robust accuracy, {len(xa)} test images");
 print(robustness_table(robustness))
 
 # %%
-# The paper's claim on robustness (MNIST, PGD at ε = 0.2): ASGT about 35 points above the standard model.
-# Measured on MNIST-5k, seeds 0-2 (`sgt-course claims`), ASGT against the better of standard and SGT:
-#   ci  (small CNN, 1,500 images, 4 epochs):     45.3 / 37.5 / 35.2 % against 10.9 / 15.6 / 13.3 %
-#   cpu (authors' CNN, 4,000 images, 3 epochs):  75.0 / 75.0 / 70.3 % against 18.4 / 19.5 / 31.2 %
-# i.e. +22 to +57 points (ASGT minus standard alone: +27 to +65). Asserted: half the smallest margin.
 pgd_headline = {name: curve.at(HEADLINE_EPS) for name, curve in robustness["PGD"].items()}
-print("PGD at the headline ε:", {k: f"{v:.1%}" for k, v in pgd_headline.items()})
-print(f"ASGT minus standard: {pgd_headline['ASGT'] - pgd_headline['standard']:+.1%} (the paper: about +35 points)")
-assert pgd_headline["ASGT"] > max(pgd_headline["standard"], pgd_headline["SGT"]) + 0.10, pgd_headline
+print("PGD-10 at the headline ε:", {k: f"{v:.1%}" for k, v in pgd_headline.items()})
+
+# %% [markdown]
+# **Is this robustness real?** The curves above use PGD-10, FGSM and MI-FGSM. As in notebook 5
+# (section 3), `robustness_audit` attacks every regime at the headline ε with the field's ensemble
+# (a strong PGD, AutoAttack's APGD-CE, APGD-DLR and Square, and a transfer attack from the standard
+# model) and runs Carlini et al.'s sanity checks. The worst case per image is the robust accuracy this
+# notebook reports and asserts; adversarial training is where the stronger attacks matter most.
+
+# %%
+from IPython.display import Markdown, display
+
+from sgt_course.robustness import audit_table, robustness_audits
+
+audits = robustness_audits(models, test.x, test.y, HEADLINE_EPS, budget=profile.audit)
+display(Markdown(audit_table(audits)))
+display(Markdown(audits["ASGT"].table()))
+worst = {name: audit.worst_case for name, audit in audits.items()}
+
+# %%
+# Asserted on every run: no regime masks its gradients (Square and the transfer attack fool almost nothing
+# the white-box attacks left, and ε = 1 fools almost everything).
+for name, audit in audits.items():
+    assert not audit.masking_suspected, (name, audit.checks)
+# The paper's claim on robustness (MNIST, PGD at ε = 0.2, quoted): ASGT about 35 points above the standard
+# model. Asserted on the worst case: ASGT keeps at least 10 points more than the better of standard and SGT.
+display(Markdown(
+    f"Worst case at ε = {HEADLINE_EPS:g}: ASGT **{worst['ASGT']:.1%}**, PGD-AT **{worst['PGD-AT']:.1%}**, "
+    f"SGT {worst['SGT']:.1%}, standard {worst['standard']:.1%} (PGD-10 said "
+    + ", ".join(f"{name} {audit.accuracy('PGD-10'):.1%}" for name, audit in audits.items())
+    + f"). ASGT minus standard: {100 * (worst['ASGT'] - worst['standard']):+.1f} points (the paper, quoted: about "
+    f"+35 points under PGD); ASGT minus PGD-AT: {100 * (worst['ASGT'] - worst['PGD-AT']):+.1f} points."))
+assert worst["ASGT"] > max(worst["standard"], worst["SGT"]) + 0.10, worst
+
+# %% [markdown]
+# **Reading the audit.** Where a regime's worst case lies below its PGD-10 accuracy, stronger attacks
+# (the table's "worst attack" column says which) found adversarial examples that ten steps from one
+# random start missed: PGD-10 overstated that regime's robustness, and the curves of section 3 are an
+# upper bound. The gradient-masking checks passed for every regime, so the worst case is a real lower
+# bound on what the attacks can do, not an artefact of hidden gradients. Whether ASGT or PGD-AT comes out
+# ahead on the worst case over seeds, `sgt-course claims` measures (benchmarks/RESULTS.md).
 
 # %% [markdown]
 # ## 4 · Interpretability (the seminar's Fig. 11)

@@ -178,7 +178,7 @@ PROFILES: dict[str, Profile] = {
         robust_steps=10, n_series=1000, series_epochs=10,
         text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
         cifar10=False, roar_fractions=(0.5,),
-        audit=AuditBudget(images=1000, steps=50, restarts=3, targets=3, queries=1000)),
+        audit=AuditBudget(images=500, steps=20, restarts=2, targets=2, queries=200)),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
         batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
