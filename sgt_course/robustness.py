@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -164,10 +164,7 @@ class RobustnessAudit:
     @property
     def worst_case_correct(self) -> Tensor:
         """Per image, whether it was classified correctly clean and under every attack."""
-        correct = self.clean.clone()
-        for outcome in self.outcomes:
-            correct &= outcome.correct
-        return correct
+        return _unfooled(self.clean, self.outcomes)
 
     @property
     def worst_case(self) -> float:
@@ -202,6 +199,14 @@ class RobustnessAudit:
         checks = [[c.name, "passed" if c.passed else "**FAILED**", c.detail] for c in self.checks]
         return (markdown_table([f"attack, ε = {self.eps:g}, {len(self.clean)} images", "accuracy", "time"], rows)
                 + "\n\n" + markdown_table(["sanity check (Carlini et al. 2019)", "outcome", "numbers"], checks))
+
+
+def _unfooled(clean: Tensor, outcomes: Sequence[AttackOutcome]) -> Tensor:
+    """Per image, whether it was classified correctly clean and under each of ``outcomes``."""
+    correct = clean.clone()
+    for outcome in outcomes:
+        correct &= outcome.correct
+    return correct
 
 
 def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, source: nn.Module | None = None,
@@ -287,9 +292,7 @@ def robustness_audit(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, sour
         if n_classes >= 4:
             outcomes.append(run("APGD-DLR, targeted", apgd_dlr, every))
         bar.update()
-        left = clean.clone()
-        for outcome in outcomes:
-            left &= outcome.correct
+        left = _unfooled(clean, outcomes)  # what the white-box attacks left
         outcomes.append(run("Square", torchattacks.Square(model, eps=eps, n_queries=budget.queries, seed=seed), left))
         bar.update()
         if transfer:
