@@ -7,7 +7,8 @@ run profile and the regime's settings::
     train, test = image_data(profile, device)
     model, history = image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
 
-Notebook 6's four regimes come from :func:`robust_models`, and its table from :func:`regime_summary`.
+Notebook 2's fair removal study takes its three models per seed from :func:`sgt_study_models`; notebook
+6's five regimes come from :func:`robust_models`, and its table from :func:`regime_summary`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from sgt_course.data.text import TextSet, load_movies, make_planted_reviews
 from sgt_course.data.timeseries import TimeSeriesSet
 from sgt_course.losses import regime_loss
 from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_model
-from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS, Profile, robust_profile, robust_regimes
+from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS, Profile, robust_profile, robust_regimes
 from sgt_course.removal import RemovalCurve, remove_features
-from sgt_course.robustness import RobustnessCurve
-from sgt_course.training import History, evaluate, fit, load_or_train
+from sgt_course.robustness import RobustnessCurve, robust_accuracy
+from sgt_course.training import EarlyStopping, History, evaluate, fit, load_or_train
 
 
 def image_data(profile: Profile, device: object = "cpu", dataset: str | None = None, *,
@@ -44,7 +45,7 @@ def image_data(profile: Profile, device: object = "cpu", dataset: str | None = N
 
 def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet | None = None, *,
                 epochs: int | None = None, seed: int = 0, model: str | None = None, progress: bool = True,
-                **settings: object) -> tuple[nn.Module, History]:
+                early_stopping: EarlyStopping | None = None, **settings: object) -> tuple[nn.Module, History]:
     """The profile's image model trained on ``train`` under ``regime``, from the cache when it is there.
 
     Args:
@@ -54,6 +55,8 @@ def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet |
         epochs: overrides the profile's epochs.
         seed: seeds the initial weights and the shuffling.
         model: overrides the profile's model name.
+        early_stopping: train until a held-out score stops improving (``epochs`` is then the cap);
+            its :meth:`~sgt_course.training.EarlyStopping.describe` is part of the cache key.
         settings: the regime's own settings (k, λ, the attack, ...), part of the cache key.
     """
     architecture = model or profile.image_model
@@ -63,7 +66,7 @@ def image_model(profile: Profile, regime: str, train: ImageSet, test: ImageSet |
 
     return _trained(f"{train.source}-{architecture}", {"model": architecture, "width": profile.width}, build,
                     regime, train, test, epochs=epochs or profile.epochs, batch_size=profile.batch_size, lr=profile.lr,
-                    seed=seed, progress=progress, settings=settings)
+                    seed=seed, progress=progress, settings=settings, early_stopping=early_stopping)
 
 
 def timeseries_model(profile: Profile, architecture: str, regime: str, train: TimeSeriesSet,
@@ -83,29 +86,88 @@ def timeseries_model(profile: Profile, architecture: str, regime: str, train: Ti
                     lr=profile.sequence_lr, seed=seed, progress=progress, settings=settings)
 
 
+#: Notebook 2's noise-augmentation control: SGT's objective with a *random* k % of the pixels masked
+#: (:func:`~sgt_course.losses.sgt_loss` with ``saliency="random"``), same fill, k and λ.
+NOISE_CONTROL = "random-mask SGT"
+
+
+def sgt_study_models(profile: Profile, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
+                     progress: bool = True) -> dict[str, nn.Module]:
+    """Notebook 2's three models of one seed, from the cache when there: ``"standard"``, ``"SGT"`` (the
+    paper's k and λ) and :data:`NOISE_CONTROL`, which masks as many pixels with the same fill but picks
+    them at random. If the control matches SGT, SGT's gains come from training on noise-filled inputs,
+    not from *which* pixels its saliency masks."""
+    sgt = {"k": PAPER_SGT.k, "lam": PAPER_SGT.lam}
+    return {"standard": image_model(profile, "standard", train, test, seed=seed, progress=progress)[0],
+            "SGT": image_model(profile, "sgt", train, test, seed=seed, progress=progress, **sgt)[0],
+            NOISE_CONTROL: image_model(profile, "sgt", train, test, seed=seed, progress=progress, saliency="random",
+                                       **sgt)[0]}
+
+
 def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                   progress: bool = True) -> tuple[dict[str, nn.Module], dict[str, History]]:
-    """Standard, SGT, PGD-AT and ASGT models trained with one recipe (:func:`robust_model` each), from
-    the cache when there: ``({name: model}, {name: history})``."""
+    """The five regimes of :data:`~sgt_course.recipes.ROBUST_REGIMES` trained with one recipe
+    (:func:`robust_model` each), from the cache when there: ``({name: model}, {name: history})``."""
     trained = {name: robust_model(profile, name, train, test, seed=seed, progress=progress)
                for name in ROBUST_REGIMES}
     return {name: model for name, (model, _) in trained.items()}, {name: h for name, (_, h) in trained.items()}
 
 
 def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
-                 progress: bool = True) -> tuple[nn.Module, History]:
-    """One of notebook 6's regimes (``"standard"``, ``"SGT"``, ``"PGD-AT"``, ``"ASGT"``) trained with its
+                 progress: bool = True, **changes: object) -> tuple[nn.Module, History]:
+    """One of notebook 6's regimes (a name in :data:`~sgt_course.recipes.ROBUST_REGIMES`) trained with its
     profile (:func:`~sgt_course.recipes.robust_profile`) on the first ``profile.n_robust`` training
     images, with ``profile.robust_steps``-step PGD at the data set's
-    :data:`~sgt_course.recipes.TRAINING_EPS`, from the cache when there."""
+    :data:`~sgt_course.recipes.TRAINING_EPS`, from the cache when there.
+
+    With ``profile.robust_plateau`` the last ``held_out`` of those images are held out and the regime
+    trains until its held-out score stops improving (:func:`held_out_stopping`), at most
+    ``profile.robust_epochs``. ``changes`` override the regime's settings, e.g. ``order="mask_then_attack"``
+    for Li et al.'s order of ASGT.
+    """
     if train.source not in TRAINING_EPS:
         raise ValueError(f"train must be one of {', '.join(TRAINING_EPS)} (the data sets with a training radius); "
                          f"got {train.source!r}")
-    regimes = robust_regimes(TRAINING_EPS[train.source], steps=profile.robust_steps)
+    eps = TRAINING_EPS[train.source]
+    regimes = robust_regimes(eps, steps=profile.robust_steps)
     check_choice("name", name, regimes)
     regime, settings = regimes[name]
-    return image_model(robust_profile(profile), regime, train.head(profile.n_robust), test, seed=seed,
-                       progress=progress, **settings)
+    data, stopping = train.head(profile.n_robust), None
+    if profile.robust_plateau is not None:
+        data, held_out = _hold_out(data, profile.robust_plateau.held_out)
+        stopping = held_out_stopping(held_out, eps, "PGD accuracy" if regime in ADVERSARIAL else "clean accuracy",
+                                     profile.robust_plateau.patience, seed=seed)
+    return image_model(robust_profile(profile), regime, data, test, seed=seed, progress=progress,
+                       early_stopping=stopping, **{**settings, **changes})
+
+
+#: The regimes that train on adversarial examples, and so stop on held-out PGD accuracy.
+ADVERSARIAL = ("adversarial", "asgt")
+
+
+def _hold_out(data: ImageSet, n: int) -> tuple[ImageSet, ImageSet]:
+    """``data`` split into all but its last ``n`` images and those ``n``."""
+    if not 0 < n < len(data):
+        raise ValueError(f"cannot hold out {n:,} of {len(data):,} training images; make n_robust larger or "
+                         f"robust_plateau.held_out smaller")
+    cut = len(data) - n
+    return data.head(cut), ImageSet(data.x[cut:], data.y[cut:], data.n_classes, data.source,
+                                    class_names=data.class_names)
+
+
+def held_out_stopping(held_out: ImageSet, eps: float, monitor: str, patience: int, *, seed: int = 0,
+                      steps: int = 10) -> EarlyStopping:
+    """Early stopping on ``held_out``: after every epoch its ``"clean accuracy"`` and its ``"PGD accuracy"``
+    (``steps``-step PGD at ``eps``, the random start seeded with ``seed``), stopping once ``monitor`` has
+    not improved for ``patience`` epochs."""
+    check_choice("monitor", monitor, ("clean accuracy", "PGD accuracy"))
+
+    def scores(model: nn.Module) -> dict[str, float]:
+        return {"clean accuracy": evaluate(model, held_out),
+                "PGD accuracy": robust_accuracy(model, held_out.x, held_out.y, "pgd", (eps,), steps=steps,
+                                                generator=torch.Generator().manual_seed(seed)).accuracy[0]}
+
+    return EarlyStopping(scores, monitor, patience, key={"held_out": len(held_out), "eps": eps, "steps": steps})
 
 
 def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], train: ImageSet, test: ImageSet,
@@ -198,12 +260,14 @@ def text_model(profile: Profile, regime: str, train: TextSet, test: TextSet | No
 def _trained(name: str, model_config: dict[str, object], build_model_fn: Callable[[], nn.Module], regime: str,
              train: Dataset, test: Dataset | None, *,
              epochs: int, batch_size: int, lr: float, seed: int, progress: bool,
-             settings: dict[str, object]) -> tuple[nn.Module, History]:
+             settings: dict[str, object], early_stopping: EarlyStopping | None = None) -> tuple[nn.Module, History]:
     """Train (or load) a model: the cache key holds the data, the model, the regime and the recipe."""
     loss_fn = regime_loss(regime, **settings)
     config = {"data": train.source, "n_train": len(train), **model_config, "regime": regime,
               "settings": {k: settings[k] for k in sorted(settings)}, "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "seed": seed}
+    if early_stopping is not None:
+        config["early_stopping"] = early_stopping.describe()
 
     def build() -> nn.Module:
         torch.manual_seed(seed)
@@ -211,6 +275,6 @@ def _trained(name: str, model_config: dict[str, object], build_model_fn: Callabl
 
     def run(network: nn.Module) -> History:
         return fit(network, train, loss_fn, epochs=epochs, batch_size=batch_size, lr=lr,
-                   val=test, seed=seed, progress=progress, desc=f"{regime} training")
+                   val=test, seed=seed, progress=progress, desc=f"{regime} training", early_stopping=early_stopping)
 
     return load_or_train(f"{name}-{regime}", config, build, run, device=train.x.device)

@@ -86,7 +86,9 @@ def sgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, lam
         x, y: the minibatch, x (N, ...) in [0, 1], y (N,).
         k: fraction of features to mask, in [0, 1); the paper uses 0.5 for MNIST.
         lam: λ >= 0, weight of the KL term; the paper uses 1.
-        saliency: the method of step 1 (a name in :data:`sgt_course.saliency.METHODS`).
+        saliency: the method of step 1 (a name in :data:`sgt_course.saliency.METHODS`). ``"random"`` masks a
+            random k % of the features instead: the same objective and fill without the guidance, the
+            noise-augmentation control of notebook 2 (:data:`sgt_course.experiments.NOISE_CONTROL`).
         fill: how masked features are replaced (``"uniform"``, ``"mean"``, ``"zero"``).
         reuse_forward: take the gradient from the training forward pass itself (train mode, so with
             dropout active) and reuse that pass's logits for the CE term: one forward pass fewer
@@ -147,6 +149,9 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, la
     2. X̃' = M_k(S(X'), X'): X' masked by its *own* saliency (true class, eval mode, as in SGT);
     3. L = CE(f(X), y) + CE(f(X'), y) + λ · KL(softmax f(X̃') ‖ softmax f(X)).
 
+    With λ = 0 the masked term, and the saliency and forward passes it needs, are skipped: what is left,
+    CE(f(X), y) + CE(f(X'), y), is adversarial training plus a clean term (notebook 6's "PGD-AT+CE").
+
     Args:
         k, lam, saliency, fill, generator: as in :func:`sgt_loss`.
         attack: a function (model, x, y) -> x' (:func:`sgt_course.attacks.make_attack`); default PGD
@@ -158,6 +163,9 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, la
     check_choice("order", order, ORDERS)
     attack = attack or make_attack("pgd", 0.3, steps=10)
 
+    if lam == 0:  # no masked term: nothing to mask, whichever the order
+        adversarial_logits = model(attack(model, x, y))
+        return cross_entropy(model(x), y) + cross_entropy(adversarial_logits, y)
     if order == "attack_then_mask":
         adversarial = attack(model, x, y)
         adversarial_masked = masked_by_saliency(model, adversarial, y, k, saliency, fill, generator)

@@ -1,6 +1,7 @@
 """How good a saliency map is against ground truth, and how alike two maps are.
 
-- :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark).
+- :func:`mask_precision`: against known ground truth (planted patches, the time-series benchmark);
+  :func:`foreground_share`, against the digit itself (is the map on the strokes or scattered noise?).
 - :func:`precision_recall`: the time-series benchmark's AUP and AUR; :func:`saliency_over_time`, the
   profile that shows an LSTM's saliency vanishing.
 - :func:`comprehensiveness`, :func:`sufficiency`: ERASER's scores of a text rationale.
@@ -46,6 +47,22 @@ def mask_precision(saliency_map: Tensor, mask: Tensor) -> Tensor:
         raise ValueError("mask must mark at least one feature in every sample")
     hits = top_k_mask(saliency_map, size) & truth
     return hits.flatten(1).sum(1).float() / size.float()
+
+
+def foreground_share(saliency_map: Tensor, x: Tensor) -> Tensor:
+    """Per image, the share of the map's top-|F| pixels that lie on the foreground F = {pixels where x > 0}:
+    :func:`mask_precision` with the digit's own strokes as G. On MNIST's black background it measures how
+    far a map is *perceptually aligned* with the digit (Tsipras et al., ICLR 2019, on adversarially trained
+    models) rather than scattered: a map of noise scores |F| / pixels on average, about 0.19 on MNIST.
+
+    Args:
+        saliency_map: (N, 1, H, W) one score per pixel (e.g. ``per_pixel(map)``).
+        x: (N, C, H, W) the images, with a background of exactly 0.
+    Returns:
+        (N,) shares in [0, 1].
+    """
+    _check_same_batch("saliency_map", saliency_map, "x", x)
+    return mask_precision(saliency_map, (x > 0).any(1, keepdim=True))
 
 
 def _ranks(x: Tensor) -> Tensor:

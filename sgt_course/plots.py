@@ -66,6 +66,27 @@ def plot_history(histories: Mapping[str, History] | History, *, title: str | Non
     return _suptitled(fig, title)
 
 
+def held_out_curves(histories: Mapping[str, History], *, title: str | None = None) -> Figure:
+    """Learning curves of early-stopped runs: one panel per held-out score (clean and PGD accuracy), one
+    line per named run, a ring on the epoch whose weights were kept (:class:`~sgt_course.training.EarlyStopping`)."""
+    stopped = {name: h for name, h in histories.items() if h.held_out}
+    if not stopped:
+        raise ValueError("no history holds held-out scores; they come from fit(..., early_stopping=...)")
+    scores = list(next(iter(stopped.values())).held_out)
+    fig, axes = plt.subplots(1, len(scores), figsize=(4.6 * len(scores), 3.4), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, score in zip(axes[0], scores):
+        for color, (name, history) in zip(colors, stopped.items()):
+            values = [100 * v for v in history.held_out[score]]
+            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, color=color, label=name)
+            if history.best_epoch is not None:
+                ax.plot(history.best_epoch + 1, values[history.best_epoch], "o", markersize=10, mfc="none", color=color)
+        ax.set(xlabel="epoch", ylabel=f"held-out {score} (%)", title=score)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    return _suptitled(fig, title)
+
+
 def class_grid(x: Tensor, y: Tensor, per_class: int = 4, class_names: Sequence[str] = ()) -> tuple[Tensor, list[str]]:
     """The first ``per_class`` images of every class, ordered by class, with their captions."""
     picks = [torch.nonzero(y.cpu() == c).flatten()[:per_class] for c in torch.unique(y.cpu()).tolist()]

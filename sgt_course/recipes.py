@@ -11,7 +11,8 @@ size, an epoch count or a model width::
 - :data:`PAPER_SGT`: the SGT paper's k and λ; :data:`TRAINING_EPS`: the PGD radius of adversarial
   training per data set;
 - :func:`cifar_profile`, :func:`robust_profile`: the profiles of the CIFAR-10 parts and of notebook 6;
-- :data:`ROBUST_REGIMES`, :func:`robust_regimes`: notebook 6's four regimes and their settings.
+- :data:`ROBUST_REGIMES`, :func:`robust_regimes`: notebook 6's five regimes and their settings;
+  :class:`Plateau`, how long they train in the ``cpu`` and ``gpu`` profiles.
 
 These settings are part of every checkpoint's cache key: notebook 5 finds notebook 2's SGT model
 because both ask for :data:`PAPER_SGT`. A regime's settings are the keyword arguments of
@@ -83,6 +84,27 @@ AUTOATTACK_BUDGET = AuditBudget(images=1000, steps=100, restarts=5, targets=9, q
 
 
 @dataclass(frozen=True)
+class Plateau:
+    """Train notebook 6's regimes until they stop improving rather than for a fixed number of epochs.
+
+    The last ``held_out`` of the ``n_robust`` training images are held out; after every epoch each regime
+    is scored on them (clean accuracy, and accuracy under 10-step PGD at the training radius), and training
+    stops once the score the regime optimises (PGD accuracy for the adversarial regimes, clean accuracy for
+    standard and SGT) has not improved for ``patience`` epochs, at most the profile's ``robust_epochs``;
+    the best epoch's weights are kept (:class:`sgt_course.training.EarlyStopping`).
+    """
+
+    held_out: int
+    patience: int
+
+    def __post_init__(self) -> None:
+        for name in ("held_out", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big every experiment is. One instance per run profile; see :data:`PROFILES`.
 
@@ -101,8 +123,12 @@ class Profile:
         n_planted: training-set size of the generated planted-patch images.
         n_quick: training-set size of the quick retrains behind the k and λ sliders.
         n_robust, robust_epochs, robust_lr: training-set size, epochs and Adam learning rate of notebook 6,
-            where all four regimes (standard, SGT, adversarial training, ASGT) train with one recipe (PGD
-            adversarial training at 3e-3 collapsed to chance on two of three seeds, hence 1e-3).
+            where all five regimes (standard, SGT, adversarial training with and without a clean term, ASGT)
+            train with one recipe (PGD adversarial training at 3e-3 collapsed to chance on two of three
+            seeds, hence 1e-3).
+        robust_plateau: train notebook 6's regimes until a held-out score stops improving
+            (:class:`Plateau`; ``robust_epochs`` is then the cap), or ``None``: ``robust_epochs`` epochs,
+            the ``ci`` profile's short recipe.
         robust_steps: PGD steps of the attack inside adversarial training and ASGT (evaluation always
             attacks with 10).
         n_series, series_epochs: training-set size and epochs of the time-series benchmark (notebook 3).
@@ -154,6 +180,7 @@ class Profile:
     robust_seeds: tuple[int, ...] = (0, 1, 2)
     roar_fractions: tuple[float, ...] = (0.2, 0.5)
     audit: AuditBudget = AUTOATTACK_BUDGET
+    robust_plateau: Plateau | None = None
 
     def __post_init__(self) -> None:
         if self.text_dataset == "planted" and self.n_text is None:
@@ -174,17 +201,18 @@ PROFILES: dict[str, Profile] = {
         audit=AuditBudget(images=128, steps=20, restarts=2, targets=2, queries=300)),
     "cpu": Profile(
         "cpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=12000, n_test=2000, epochs=3,
-        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=3,
+        batch_size=128, lr=1e-3, n_explain=256, n_planted=4000, n_quick=2000, n_robust=4000, robust_epochs=12,
         robust_steps=10, n_series=1000, series_epochs=10,
         text_dataset="planted", n_text=4000, text_epochs=4, text_width=64, sequence_batch_size=128, sequence_lr=1e-3,
         cifar10=False, roar_fractions=(0.5,),
-        audit=AuditBudget(images=500, steps=20, restarts=2, targets=2, queries=200)),
+        audit=AuditBudget(images=500, steps=20, restarts=2, targets=2, queries=200),
+        robust_plateau=Plateau(held_out=500, patience=2)),
     "gpu": Profile(
         "gpu", image_dataset="mnist", image_model="mnist_cnn", width=32, n_train=None, n_test=None, epochs=10,
-        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=10,
+        batch_size=128, lr=1e-3, n_explain=1000, n_planted=8000, n_quick=10000, n_robust=None, robust_epochs=40,
         robust_steps=10, n_series=1000, series_epochs=30,
         text_dataset="movies", n_text=None, text_epochs=10, text_width=128, sequence_batch_size=128, sequence_lr=1e-3,
-        cifar10=True),
+        cifar10=True, robust_plateau=Plateau(held_out=5000, patience=3)),
 }
 
 
@@ -214,19 +242,23 @@ def cifar_profile(profile: Profile) -> Profile:
 
 
 def robust_profile(profile: Profile) -> Profile:
-    """The profile of the four-regime comparison (notebook 6): ``profile.robust_epochs`` at
-    ``profile.robust_lr``."""
+    """The profile of the regime comparison (notebook 6): ``profile.robust_epochs`` (with
+    ``profile.robust_plateau``, the most it trains) at ``profile.robust_lr``."""
     return profile.scaled(epochs=profile.robust_epochs, lr=profile.robust_lr)
 
 
-#: Notebook 6's four regimes by display name, in the order its tables and figures show them.
-ROBUST_REGIMES: tuple[str, ...] = ("standard", "SGT", "PGD-AT", "ASGT")
+#: Notebook 6's five regimes by display name, in the order its tables and figures show them.
+#: "PGD-AT+CE" is ASGT with λ = 0: adversarial training plus ASGT's clean cross-entropy term, the control
+#: that separates what that term does from what the masked KL term does.
+ROBUST_REGIMES: tuple[str, ...] = ("standard", "SGT", "PGD-AT", "PGD-AT+CE", "ASGT")
 
 
 def robust_regimes(eps: float, *, k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam,
                    steps: int = 10) -> dict[str, tuple[str, dict]]:
-    """The four regimes of notebook 6 by display name: ``{name: (regime, settings)}``; the adversarial
-    ones use ``steps``-step PGD at radius ``eps``, the saliency-guided ones mask ``k`` with weight ``lam``."""
+    """The five regimes of notebook 6 by display name: ``{name: (regime, settings)}``; the adversarial
+    ones use ``steps``-step PGD at radius ``eps``, the saliency-guided ones mask ``k`` with weight ``lam``,
+    and "PGD-AT+CE" is ASGT with λ = 0 (CE(f(X), y) + CE(f(X'), y), no masked term)."""
     pgd = {"attack": "pgd", "eps": eps, "steps": steps}
     return dict(zip(ROBUST_REGIMES, (("standard", {}), ("sgt", {"k": k, "lam": lam}), ("adversarial", pgd),
+                                     ("asgt", {"k": k, "lam": 0.0, **pgd}),
                                      ("asgt", {"k": k, "lam": lam, **pgd})), strict=True))

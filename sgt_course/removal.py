@@ -45,6 +45,11 @@ from sgt_course.training import as_tensors, predict
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 ORDERS = ("morf", "lerf")
 
+#: How far apart two models' ROAD gaps (or removal accuracies) must be, on every seed, before the course
+#: calls them different (:func:`sgt_course.stats.verdict`): the accuracies of a removal curve on the
+#: 128-512 images the profiles use have binomial standard errors of about 2-4.5 points.
+GAP_NOISE = 0.05
+
 
 @dataclass
 class RemovalCurve:

@@ -50,23 +50,61 @@ def as_tensors(data: Data) -> tuple[Tensor, Tensor]:
 
 @dataclass
 class History:
-    """Per-epoch record of a :func:`fit` run: mean training loss, accuracies and seconds."""
+    """Per-epoch record of a :func:`fit` run: mean training loss, accuracies and seconds; with early
+    stopping, the held-out scores of every epoch and the epoch whose weights were kept (0-based)."""
 
     loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    held_out: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int | None = None
 
     @property
     def epochs(self) -> int:
         return len(self.loss)
 
-    def to_dict(self) -> dict[str, list[float]]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, list[float]]) -> History:
-        return cls(**{k: [float(v) for v in values[k]] for k in ("loss", "train_accuracy", "val_accuracy", "seconds")})
+    def from_dict(cls, values: Mapping[str, Any]) -> History:
+        """The inverse of :meth:`to_dict`; a record written before early stopping existed has none."""
+        lists = {k: [float(v) for v in values[k]] for k in ("loss", "train_accuracy", "val_accuracy", "seconds")}
+        held_out = {name: [float(v) for v in scores] for name, scores in values.get("held_out", {}).items()}
+        best = values.get("best_epoch")
+        return cls(**lists, held_out=held_out, best_epoch=None if best is None else int(best))
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Train until a held-out score stops improving: :func:`fit`'s ``epochs`` become a cap.
+
+    After every epoch ``scores(model)`` gives named scores on data the model does not train on (e.g.
+    ``{"clean accuracy": ..., "PGD accuracy": ...}``), all recorded in :attr:`History.held_out`. Training
+    stops once ``scores[monitor]`` has not risen above its best for ``patience`` epochs, and the best
+    epoch's weights are kept: for adversarial training, early stopping on held-out robust accuracy is
+    the remedy for robust overfitting (Rice, Wong & Kolter, ICML 2020).
+
+    Attributes:
+        scores: the model -> {name: score} function, higher is better.
+        monitor: the name of the score that must improve.
+        patience: epochs without a new best before training stops.
+        key: a JSON-able description of ``scores`` (what data, which attack) for a checkpoint's cache key.
+    """
+
+    scores: Callable[[nn.Module], Mapping[str, float]]
+    monitor: str
+    patience: int = 2
+    key: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.patience, int) or isinstance(self.patience, bool) or self.patience < 1:
+            raise ValueError(f"patience must be a positive int; got {self.patience!r}")
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this rule in a cache key: the monitored score, the patience and :attr:`key`."""
+        return {"monitor": self.monitor, "patience": self.patience, **self.key}
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -111,7 +149,7 @@ def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x:
 def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epochs: int = 1,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
         val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training",
-        precision: str = "fp32") -> History:
+        precision: str = "fp32", early_stopping: EarlyStopping | None = None) -> History:
     """Train ``model`` in place by minimizing ``loss_fn(model, x_batch, y_batch)``; return its :class:`History`.
 
     Each epoch visits the training set in a fresh order drawn from ``seed``. The model is in train
@@ -129,6 +167,8 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
         progress: show a progress bar (a widget in notebooks, text in a terminal).
         desc: the progress bar's label.
         precision: ``"fp32"``, or ``"bf16"`` for bfloat16 autocast in every step (see :func:`step`).
+        early_stopping: stop once a held-out score stops improving and keep the best epoch's weights
+            (:class:`EarlyStopping`); ``epochs`` is then the most it trains.
     """
     x, y = as_tensors(train)
     check_finite("train.x", x)
@@ -146,6 +186,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
     steps_per_epoch = -(-n // batch_size)
     probe = slice(0, min(n, 5000))
     history = History()
+    best_weights: dict[str, Tensor] | None = None  # with early stopping: the best epoch's
     # At most one redraw a second: a notebook bar is a widget, and every redraw is a message to the
     # front end (thousands of them can overflow the kernel's message queue and drop the cell's end).
     with tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, mininterval=1.0) as bar:
@@ -164,8 +205,31 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
                 history.val_accuracy.append(evaluate(model, val))
             bar.set_postfix(epoch=epoch + 1, loss=f"{history.loss[-1]:.3f}",
                             acc=f"{(history.val_accuracy or history.train_accuracy)[-1]:.3f}")
+            if early_stopping is not None:
+                if _held_out_improved(model, early_stopping, history):
+                    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if history.epochs - 1 - history.best_epoch >= early_stopping.patience:
+                    break
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
     model.eval()
     return history
+
+
+def _held_out_improved(model: nn.Module, rule: EarlyStopping, history: History) -> bool:
+    """Record the held-out scores of the epoch just trained in ``history``; True (and ``best_epoch`` moved
+    to it) when its monitored score is the best so far."""
+    with eval_mode(model):
+        scores = dict(rule.scores(model))
+    if rule.monitor not in scores:
+        raise KeyError(f"early_stopping.monitor {rule.monitor!r} is not among the scores ({', '.join(scores)})")
+    for name, value in scores.items():
+        history.held_out.setdefault(name, []).append(float(value))
+    monitored = history.held_out[rule.monitor]
+    if history.best_epoch is not None and monitored[-1] <= monitored[history.best_epoch]:
+        return False
+    history.best_epoch = len(monitored) - 1
+    return True
 
 
 def save_atomic(state: dict, path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from sgt_course.recipes import ROBUST_REGIMES
 from sgt_course.tools.notebook_files import repo_root
 
 
@@ -36,14 +37,14 @@ def test_gpu_check_runs_every_part_at_toy_size(tmp_path):
         assert heading in run.stdout
     figures = json.loads(out.read_text())
     steps = figures["step costs"]["MNIST CNN, batch 8"]
-    assert set(steps["ms per step"]) == {"standard", "SGT", "PGD-AT", "ASGT"} and steps["SGT / standard"] > 0
+    assert set(steps["ms per step"]) == set(ROBUST_REGIMES) and steps["SGT / standard"] > 0
     speedups = figures["speed-ups"]
     assert set(speedups["step speed-up"]["MNIST CNN"]) == {"bf16", "channels_last", "compile"}
     control = speedups["fp32 again"]
     assert control["verdict"] == "control" and control["saliency ρ vs fp32 (mean over images)"] > 0.999
     assert speedups["bf16"]["verdict"] == "not judged at toy size"
     regimes = figures["reproduce"]["regimes"]
-    assert set(regimes) == {"standard", "SGT", "PGD-AT", "ASGT"}
+    assert set(regimes) == set(ROBUST_REGIMES)
     assert all(0 <= r["clean accuracy"] <= 1 and r["seconds per epoch"] > 0 for r in regimes.values())
     assert figures["notebooks"]["notebooks"]["00_setup_and_tour.ipynb"]["error"] is None
     assert figures["notebooks"]["failed"] == []

@@ -11,6 +11,7 @@ from sgt_course.experiments import image_data, image_model, regime_summary, robu
 from sgt_course.recipes import PROFILES, cifar_profile, robust_profile
 from sgt_course.removal import removal_curve
 from sgt_course.robustness import robustness_curves
+from sgt_course.runtime import cache_dir
 
 
 def test_only_the_gpu_profile_runs_cifar10():
@@ -24,13 +25,36 @@ def test_cifar_profile_swaps_the_data_and_the_model_and_keeps_the_sizes():
     assert cifar.scaled(image_dataset=gpu.image_dataset, image_model=gpu.image_model, width=gpu.width) == gpu
 
 
-def test_in_the_gpu_profile_notebook_6_reuses_notebook_5s_cifar_models():
-    """Notebook 5 trains with the profile's recipe, notebook 6 with :func:`robust_profile`: in the gpu profile
-    they are the same recipe on the same images, so the standard and SGT models are trained once."""
-    cifar = cifar_profile(PROFILES["gpu"])
-    recipe = robust_profile(cifar)
-    assert (recipe.epochs, recipe.lr, recipe.batch_size) == (cifar.epochs, cifar.lr, cifar.batch_size)
-    assert cifar.n_robust is None and cifar.n_train is None
+def test_in_the_cpu_and_gpu_profiles_notebook_6_trains_until_a_held_out_plateau():
+    """There notebook 6's regimes stop on held-out scores, so they are not notebook 5's fixed-epoch models;
+    the ci profile keeps its short fixed recipe."""
+    for name in ("cpu", "gpu"):
+        profile = PROFILES[name]
+        assert profile.robust_plateau is not None and robust_profile(profile).epochs == profile.robust_epochs >= 12
+    assert PROFILES["ci"].robust_plateau is None
+
+
+def test_robust_model_holds_out_images_and_stops_on_the_score_its_regime_optimises():
+    from sgt_course.data import load_images
+    from sgt_course.experiments import robust_model
+    from sgt_course.recipes import Plateau
+
+    profile = PROFILES["ci"].scaled(width=4, batch_size=32, n_robust=96, robust_epochs=3, robust_steps=2,
+                                    robust_plateau=Plateau(held_out=32, patience=1))
+    train, test = load_images("mnist5k", "train", 200), load_images("mnist5k", "test", 40)
+    models, histories = {}, {}
+    for name in ("standard", "PGD-AT+CE"):
+        models[name], histories[name] = robust_model(profile, name, train, test, progress=False)
+    for history in histories.values():
+        assert set(history.held_out) == {"clean accuracy", "PGD accuracy"} and 1 <= history.epochs <= 3
+        assert history.best_epoch is not None and len(history.held_out["PGD accuracy"]) == history.epochs
+    configs = [torch.load(p, weights_only=True)["config"] for p in (cache_dir() / "checkpoints").glob("*.pt")]
+    stops = {c["regime"]: c["early_stopping"] for c in configs if "early_stopping" in c and c["n_train"] == 64}
+    assert stops["standard"]["monitor"] == "clean accuracy" and stops["asgt"]["monitor"] == "PGD accuracy"
+    assert stops["asgt"]["held_out"] == 32 and stops["asgt"]["eps"] == 0.2
+    assert [c["settings"]["lam"] for c in configs if c["regime"] == "asgt" and c["n_train"] == 64] == [0.0]
+    with pytest.raises(ValueError, match="cannot hold out 200 of 96"):
+        robust_model(profile.scaled(robust_plateau=Plateau(held_out=200, patience=1)), "standard", train, test)
 
 
 def test_the_cifar10_parts_at_toy_size(cifar_root, monkeypatch):
@@ -51,14 +75,14 @@ def test_the_cifar10_parts_at_toy_size(cifar_root, monkeypatch):
 
     monkeypatch.setattr(experiments, "fit", spy)
     models, histories = robust_models(cifar, train, test, progress=False)       # notebook 6
-    assert trained == ["adversarial training", "asgt training"], "standard and SGT come from the cache"
+    assert trained == ["adversarial training", "asgt training", "asgt training"], "standard and SGT: the cache"
     assert all(torch.equal(a, b) for a, b in zip(models["standard"].parameters(), standard.parameters()))
 
     eps = (0.0, 0.02, round(8 / 255, 4))
     curves = robustness_curves(models, test.x, test.y, eps)
     removal = {name: removal_curve(model, test.x, test.y, "gradient") for name, model in models.items()}
     summary = regime_summary(models, histories, test, curves["PGD"], removal, 0.02)
-    assert list(summary) == ["standard", "SGT", "PGD-AT", "ASGT"]
+    assert list(summary) == ["standard", "SGT", "PGD-AT", "PGD-AT+CE", "ASGT"]
     for row in summary.values():
         assert list(row) == ["clean accuracy", "PGD accuracy, ε=0.02", "removal-curve area (gradient) ↓",
                              "seconds per epoch"]
@@ -102,8 +126,8 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
     plt.close("all")
     out = capsys.readouterr().out
     assert "PGD      standard" in out and "gpu profile" not in out
-    assert set(namespace["cifar_robustness"]["PGD"]) == ({"standard", "SGT", "PGD-AT", "ASGT"} if "06" in notebook
-                                                          else {"standard", "SGT"})
+    regimes = {"standard", "SGT", "PGD-AT", "PGD-AT+CE", "ASGT"} if "06" in notebook else {"standard", "SGT"}
+    assert set(namespace["cifar_robustness"]["PGD"]) == regimes
 
 
 def test_roar_retrains_once_per_ranker_and_loads_from_the_cache_after(capsys):

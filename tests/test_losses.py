@@ -248,3 +248,40 @@ def test_every_regime_makes_a_loss_from_its_settings():
         regime_loss("sga")
     with pytest.raises(TypeError, match="attack 'mifgsm' has no setting 'random_start'"):
         make_attack("mifgsm", 0.1, random_start=False)
+
+
+def test_asgt_with_lambda_zero_is_pgd_training_plus_a_clean_term_and_skips_the_masked_passes(monkeypatch):
+    from sgt_course import losses
+
+    model = tiny_linear()
+    x, y = torch.tensor([[0.5, 0.2, 0.9, 0.4], [0.1, 0.8, 0.3, 0.6]]), torch.tensor([0, 2])
+    shift = torch.tensor([[0.1, -0.1, 0.1, -0.1], [-0.1, 0.1, 0.1, 0.1]])
+
+    def attack(net, inputs, labels):
+        return (inputs + shift).clamp(0, 1)
+
+    expected = (torch.nn.functional.cross_entropy(model(x), y)
+                + torch.nn.functional.cross_entropy(model(attack(model, x, y)), y))
+    monkeypatch.setattr(losses, "masked_by_saliency", lambda *a, **k: pytest.fail("λ = 0 needs no mask"))
+    for order in losses.ORDERS:
+        loss = losses.asgt_loss(model, x, y, lam=0.0, attack=attack, order=order)
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_sgt_with_a_random_ranking_masks_k_of_the_pixels_at_random_not_the_least_salient():
+    """The noise-augmentation control: the same objective and fill, the masked pixels drawn at random."""
+    from sgt_course.losses import masked_by_saliency
+
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).eval()
+    x, y = torch.rand(6, 1, 28, 28) * 0.5 + 0.5, torch.arange(6)
+    guided = masked_by_saliency(model, x, y, 0.5, fill="zero") == 0
+    torch.manual_seed(1)
+    first = masked_by_saliency(model, x, y, 0.5, saliency="random", fill="zero") == 0
+    second = masked_by_saliency(model, x, y, 0.5, saliency="random", fill="zero") == 0
+    assert (first.flatten(1).sum(1) == 392).all() and (guided.flatten(1).sum(1) == 392).all()
+    overlap = (first & guided).flatten(1).sum(1).float() / 392
+    assert overlap.mean() == pytest.approx(0.5, abs=0.06), "random picks share half of the guided ones by chance"
+    assert not torch.equal(first, second), "each call draws new pixels"
+    loss = sgt_loss(model.train(), x, y, saliency="random")
+    assert loss.ndim == 0 and torch.isfinite(loss)

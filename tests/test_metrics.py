@@ -50,3 +50,17 @@ def test_spearman_gives_ties_their_average_rank():
     # ranks: a -> [0.5, 0.5, 2, 3], b -> [0.5, 0.5, 3, 2]; centred: [-1, -1, 0.5, 1.5] and [-1, -1, 1.5, 0.5]
     expected = (1 + 1 + 0.75 + 0.75) / (1 + 1 + 0.25 + 2.25)
     assert torch.allclose(spearman(a, b), torch.tensor([expected]))
+
+
+def test_foreground_share_is_one_on_the_strokes_and_the_foreground_fraction_for_noise():
+    from sgt_course.metrics import foreground_share
+
+    x = torch.zeros(2, 1, 10, 10)
+    x[:, :, 2:6, 3:5] = 0.8  # 8 foreground pixels of 100
+    on_strokes = x.clone()
+    assert foreground_share(on_strokes, x).tolist() == [1.0, 1.0]
+    torch.manual_seed(0)
+    noise = torch.rand(2000, 1, 10, 10)
+    assert foreground_share(noise, x[:1].expand(2000, -1, -1, -1)).mean().item() == pytest.approx(0.08, abs=0.01)
+    with pytest.raises(ValueError, match="at least one feature"):
+        foreground_share(noise[:2], torch.zeros(2, 1, 10, 10))

@@ -48,6 +48,14 @@ def test_the_paper_s_settings_are_the_defaults_of_the_regimes():
     regimes = robust_regimes(0.2)
     assert regimes["SGT"] == ("sgt", {"k": 0.5, "lam": 1.0})
     assert regimes["ASGT"][1] == {"k": 0.5, "lam": 1.0, "attack": "pgd", "eps": 0.2, "steps": 10}
+    assert regimes["PGD-AT+CE"] == ("asgt", {**regimes["ASGT"][1], "lam": 0.0}), "ASGT without its masked term"
+
+
+def test_plateau_settings_are_checked():
+    from sgt_course.recipes import Plateau
+
+    with pytest.raises(ValueError, match="patience must be a positive int"):
+        Plateau(held_out=10, patience=0)
 
 
 def test_derived_profiles_take_their_sizes_from_the_profile():

@@ -172,3 +172,62 @@ def test_checkpoint_names_and_configs_are_checked():
         checkpoint_path("../escape", {})
     with pytest.raises(TypeError, match="JSON-serializable"):
         checkpoint_path("ok", {"tensor": torch.zeros(1)})
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_new_best_and_keeps_the_best_weights(digits):
+    from sgt_course.training import EarlyStopping
+
+    train, _ = digits
+    scripted = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.95])  # the best is epoch 1; epochs 2 and 3 do not beat it
+    snapshots = []
+
+    def scores(model):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"clean accuracy": 0.0, "score": next(scripted)}
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=4)
+    history = fit(model, train.head(64), epochs=6, batch_size=32, progress=False,
+                  early_stopping=EarlyStopping(scores, "score", patience=2))
+    assert history.epochs == 4 and history.best_epoch == 1
+    assert history.held_out == {"clean accuracy": [0.0] * 4, "score": [0.5, 0.7, 0.6, 0.65]}
+    assert all(torch.equal(v, snapshots[1][k]) for k, v in model.state_dict().items()), "epoch 1's weights"
+    assert History.from_dict(history.to_dict()) == history
+
+
+def test_early_stopping_runs_to_the_cap_while_it_improves_and_checks_its_settings(digits):
+    from sgt_course.training import EarlyStopping
+
+    train, _ = digits
+    rising = iter(range(10))
+    model = build_model("small_cnn", width=4)
+    history = fit(model, train.head(32), epochs=3, batch_size=32, progress=False,
+                  early_stopping=EarlyStopping(lambda m: {"score": next(rising)}, "score"))
+    assert history.epochs == 3 and history.best_epoch == 2
+    with pytest.raises(KeyError, match="'PGD' is not among the scores"):
+        fit(model, train.head(32), progress=False, early_stopping=EarlyStopping(lambda m: {"score": 1}, "PGD"))
+    with pytest.raises(ValueError, match="patience must be a positive int"):
+        EarlyStopping(lambda m: {}, "score", patience=0)
+
+
+def test_a_history_saved_before_early_stopping_existed_still_loads():
+    old = {"loss": [1.0], "train_accuracy": [0.5], "val_accuracy": [], "seconds": [2.0]}
+    history = History.from_dict(old)
+    assert history.held_out == {} and history.best_epoch is None and history.epochs == 1
+
+
+def test_held_out_curves_draw_a_panel_per_score_and_ring_the_kept_epoch():
+    import matplotlib.pyplot as plt
+
+    from sgt_course.plots import held_out_curves
+
+    history = History(loss=[1, 1, 1], held_out={"clean accuracy": [0.5, 0.8, 0.7], "PGD accuracy": [0.1, 0.3, 0.2]},
+                      best_epoch=1)
+    fig = held_out_curves({"PGD-AT": history, "fixed": History(loss=[1.0])})
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["clean accuracy", "PGD accuracy"]
+    line, ring = axes[1].lines
+    assert list(line.get_ydata()) == pytest.approx([10, 30, 20]) and list(ring.get_xdata()) == [2]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no history holds held-out scores"):
+        held_out_curves({"fixed": History(loss=[1.0])})

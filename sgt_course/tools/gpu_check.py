@@ -15,7 +15,7 @@
    control (on a GPU, float32 training is not bit-reproducible either). The verdict is "keep" only when
    the step is at least 5 % faster and every result is within the tolerances of :data:`TOLERANCES`,
    which were fixed before any GPU run.
-3. **Reproduction**: ``reproduce``'s four regimes on 4,000 images of the MNIST data at hand (MNIST, or
+3. **Reproduction**: ``reproduce``'s five regimes on 4,000 images of the MNIST data at hand (MNIST, or
    MNIST-5k offline, which holds 4,000 training images): clean and PGD accuracy, seconds per epoch.
 4. **Notebooks**: every notebook executed headlessly in the gpu profile, with its wall time.
 
@@ -103,7 +103,7 @@ def _peak_gib(fn: Callable[[], object], device: torch.device) -> float | None:
 
 
 def _regime_losses(eps: float, steps: int) -> dict[str, Callable]:
-    """Notebook 6's four regimes (k = 0.5, λ = 1, ``steps``-step PGD at ``eps``) as loss functions."""
+    """Notebook 6's five regimes (k = 0.5, λ = 1 or 0 for PGD-AT+CE, ``steps``-step PGD at ``eps``) as losses."""
     return {name: regime_loss(regime, **settings)
             for name, (regime, settings) in robust_regimes(eps, steps=steps).items()}
 
@@ -212,7 +212,7 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
 
 
 def reproduction(size: Size, device: torch.device) -> dict:
-    """Part 3: ``reproduce``'s four regimes on the MNIST data at hand."""
+    """Part 3: ``reproduce``'s five regimes on the MNIST data at hand."""
     with tempfile.TemporaryDirectory(prefix="gpu-check-reproduce-") as folder:
         report = reproduce.reproduce(["mnist"], Path(folder), epochs=1 if size is TOY else None,
                                      n_train=size.n_train, n_test=size.n_test, device=str(device))
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         _part("speed-ups against fp32 (bf16 autocast, channels_last, torch.compile)", results, "speed-ups",
               run_speedups)
     if "reproduce" not in args.skip:
-        _part("reproduce: four regimes on MNIST", results, "reproduce", lambda: reproduction(size, device))
+        _part("reproduce: five regimes on MNIST", results, "reproduce", lambda: reproduction(size, device))
     if "notebooks" not in args.skip:
         _part(f"notebooks ({size.notebook_profile} profile)", results, "notebooks", lambda: notebook_times(size))
     results["seconds"] = time.perf_counter() - start

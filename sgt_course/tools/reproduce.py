@@ -250,7 +250,7 @@ def reproduce(datasets: list[str], output: Path, *, regimes: list[str] | None = 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgt-course reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"], help=f"among {', '.join(RECIPES)}")
-    parser.add_argument("--regimes", nargs="+", choices=tuple(robust_regimes(0.0)), help="default: all four")
+    parser.add_argument("--regimes", nargs="+", choices=tuple(robust_regimes(0.0)), help="default: all five")
     parser.add_argument("--output", default="runs/reproduce", help="folder for metrics, figures and checkpoints")
     parser.add_argument("--epochs", type=int, help="override every recipe's epochs")
     parser.add_argument("--n-train", type=int, help="use only this many training images (a quick run)")
