@@ -1,8 +1,9 @@
-"""Numbers over seeds, and tables."""
+"""How the course reports numbers: intervals over images, spreads and verdicts over seeds, tables."""
 
 import pytest
+import torch
 
-from sgt_course.stats import judged, spread, verdict
+from sgt_course.stats import Interval, interval_verdict, judged, paired_difference, spread, verdict, wilson
 from sgt_course.tables import markdown_table
 
 
@@ -38,3 +39,39 @@ def test_verdict_checks_its_arguments():
 
 def test_judged_gives_the_spread_and_the_verdict():
     assert judged([0.06, 0.08], 0.05) == "7.0 (6.0–8.0) → higher"
+
+
+def test_wilson_matches_the_textbook_values_and_stays_inside_0_and_1():
+    interval = wilson(81, 100)  # Wilson (1927); e.g. Agresti & Coull (1998): 0.7222 to 0.8749
+    assert (interval.estimate, round(interval.low, 4), round(interval.high, 4)) == (0.81, 0.7222, 0.8749)
+    assert wilson(0, 20).low == 0 and 0 < wilson(0, 20).high < 0.2 and wilson(20, 20).high == 1
+    assert str(wilson(81, 100)) == "81.0 [72.2, 87.5]"
+    with pytest.raises(ValueError, match="correct must lie in"):
+        wilson(5, 4)
+
+
+def test_a_paired_bootstrap_sees_a_consistent_difference_that_unpaired_noise_would_hide():
+    torch.manual_seed(0)
+    hard = torch.rand(400) < 0.5                       # half the images are hard for both models
+    a = (~hard).float()
+    b = a.clone()
+    b[torch.arange(400)[~hard][:20]] = 0.0             # b misses 20 more of the easy ones: 5 points
+    interval = paired_difference(a, b)
+    assert interval.estimate == pytest.approx(0.05) and interval.excludes_zero() and interval.low > 0.02
+    same = paired_difference(a, a)
+    assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0) and not same.excludes_zero()
+    assert paired_difference(a, b, seed=1) != interval and paired_difference(a, b) == interval
+    with pytest.raises(ValueError, match="same images"):
+        paired_difference(a, b[:10])
+
+
+def test_an_interval_says_whether_it_excludes_zero():
+    assert Interval(0.03, 0.01, 0.05).excludes_zero() and Interval(-0.03, -0.05, -0.01).excludes_zero()
+    assert not Interval(0.01, -0.01, 0.03).excludes_zero()
+
+
+def test_the_interval_rule_needs_every_seed_to_exclude_zero_on_one_side():
+    above, below, across = Interval(0.03, 0.01, 0.05), Interval(-0.03, -0.05, -0.01), Interval(0.0, -0.02, 0.02)
+    assert interval_verdict([above, above]) == "higher" and interval_verdict([below]) == "lower"
+    assert interval_verdict([across, across]) == "no difference"
+    assert interval_verdict([above, across]) == "undecided" and interval_verdict([above, below]) == "undecided"
