@@ -49,3 +49,20 @@ def test_a_failed_install_is_reported(monkeypatch, capsys):
     monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: 100)
     cli._ensure_chromium()
     assert "could not install chromium" in capsys.readouterr().out
+
+
+def test_prepare_and_cache_are_commands_and_prepare_reports_the_cache(monkeypatch, tmp_path, capsys):
+    from sgt_course.tools import cli, prepare
+    from sgt_course.tools.cache_archive import CacheSummary
+
+    parser = cli.build_parser()
+    assert parser.parse_args(["prepare", "--profile", "ci"]).handler is cli._prepare
+    done = prepare.Prepared(executed=["00_setup_and_tour.ipynb"], skipped=["01_saliency_maps.ipynb"], seconds=90.0,
+                            cache=CacheSummary(tmp_path, 4, 3 * 2**20))
+    monkeypatch.setattr(prepare, "prepare", lambda profile, notebooks, executed, timeout: done)
+    assert cli.main(["prepare", "--profile", "ci", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "prepared the 'ci' class in 1.5 min: 1 notebook(s) executed, 1 already prepared, 0 failed" in out
+    assert "4 checkpoint(s), 3.0 MiB" in out and "sgt-course cache export" in out
+    monkeypatch.setenv("SGT_COURSE_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["cache", "info"]) == 0 and "0 checkpoint(s)" in capsys.readouterr().out

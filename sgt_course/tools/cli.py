@@ -2,6 +2,7 @@
 
     sgt-course lab                    # JupyterLab on notebooks/
     sgt-course run --profile ci       # execute every notebook, print each one's wall time
+    sgt-course prepare --profile cpu  # before a class: train and cache every model, resumable
     sgt-course test                   # unit tests + every notebook under nbval (ci profile)
     sgt-course sync                   # regenerate the .ipynb files from their .py sources
     sgt-course exercises              # regenerate notebooks/student/ (solutions replaced by stubs)
@@ -12,8 +13,9 @@
     sgt-course step-cost              # SGT and ASGT steps against the steps they extend
     sgt-course claims --profile cpu   # every claim the image notebooks assert, over seeds
     sgt-course gpu-check              # every GPU figure: step costs, memory, speed-ups, reproduce, notebooks
+    sgt-course cache export class.tar # a prepared cache as one archive; `cache import` adds it, checked
 
-The last five have their own options (``sgt-course bench --help``); each is a module of
+The last six have their own options (``sgt-course bench --help``); each is a module of
 :mod:`sgt_course.tools` with a ``main(argv)``.
 """
 
@@ -45,6 +47,7 @@ OWN_PARSERS = {
     "bench": ("bench", "step costs, widget latency, memory and notebook wall times, each beside its target"),
     "step-cost": ("step_cost", "what one SGT and one ASGT step cost against the steps they extend"),
     "claims": ("claims", "every quantity the image notebooks assert, over several seeds"),
+    "cache": ("cache_archive", "the checkpoint cache: info, export to one archive, import one (checked)"),
     "gpu-check": ("gpu_check", "every GPU figure in one command: step costs, memory, speed-ups, reproduce, notebooks"),
 }
 
@@ -79,6 +82,21 @@ def _run(args: argparse.Namespace) -> int:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB on Linux
         print(f"  peak RSS of a notebook's kernel: {peak:.2f} GiB")
     return 1 if failed else 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from sgt_course.tools.prepare import prepare
+
+    root = notebook_files.repo_root()
+    notebooks = notebook_files.course_notebooks(root / "notebooks")
+    executed = Path(args.output or root / "runs" / args.profile)
+    done = prepare(args.profile, notebooks, executed, timeout=args.timeout)
+    for name, error in done.failed.items():
+        print(f"  {name} FAILED: {error}", file=sys.stderr)
+    print(f"prepared the {args.profile!r} class in {done.seconds / 60:.1f} min: {len(done.executed)} notebook(s) "
+          f"executed, {len(done.skipped)} already prepared, {len(done.failed)} failed; the cache holds {done.cache}. "
+          f"Hand it to the students with `sgt-course cache export class.tar`.")
+    return 1 if done.failed else 0
 
 
 def _ensure_chromium() -> None:
@@ -202,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="folder for the executed notebooks (default: runs/<profile>/)")
     _timeout_option(run)
     run.set_defaults(handler=_run)
+
+    prep = sub.add_parser("prepare", help="train and cache every model the notebooks, the deck and the site use, "
+                                          "ahead of a class (resumable)")
+    _profile_option(prep, "the class")
+    prep.add_argument("--output", help="folder for the executed notebooks (default: runs/<profile>/, which the "
+                                       "site reuses)")
+    _timeout_option(prep)
+    prep.set_defaults(handler=_prepare)
 
     test = sub.add_parser("test", help="run the unit tests and every notebook under nbval")
     test.add_argument("--profile", choices=tuple(PROFILES), default="ci", help="run profile (default: ci)")
