@@ -14,14 +14,14 @@ from sgt_course.tools.headless import run_cells
 def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tmp_path, capfd):
     (tmp_path / "data.txt").write_text("42")
     nb = new_notebook(cells=[new_code_cell("import os; print(open('data.txt').read(), os.environ['SGT_COURSE_PROFILE'])")])
-    seconds, error = run_cells(nb, tmp_path, profile="ci", timeout=120)
-    assert error is None and seconds > 0
+    seconds, error, first_figure = run_cells(nb, tmp_path, profile="ci", timeout=120)
+    assert error is None and seconds > 0 and first_figure is None, "no figure drawn"
     assert nb.cells[0].outputs[0]["text"].strip() == "42 ci"
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out
 
     failing = new_notebook(cells=[new_code_cell("1 / 0"), new_code_cell("print('not reached')")])
-    _, error = run_cells(failing, tmp_path, timeout=120)
+    _, error, _ = run_cells(failing, tmp_path, timeout=120)
     assert error is not None and "ZeroDivisionError" in error
     assert nbformat.validate(failing) is None and failing.cells[1].get("outputs") == []
 
@@ -29,7 +29,7 @@ def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tm
 def test_a_cell_that_runs_out_of_time_leaves_the_stacks_of_kernel_and_client(tmp_path):
     nb = new_notebook(cells=[new_code_cell("def waiting_for_ever():\n    import time\n    time.sleep(60)\n\n"
                                            "waiting_for_ever()")])
-    _, error = run_cells(nb, tmp_path, timeout=8)
+    _, error, _ = run_cells(nb, tmp_path, timeout=8)
     assert error is not None and error.startswith("CellTimeoutError") and "stacks before the timeout" in error
     stacks = Path(error.rsplit(": ", 1)[1].rstrip(")")).read_text()
     kernel, client = stacks.split("# this client")
@@ -41,7 +41,7 @@ def test_no_stack_file_is_left_behind_when_every_cell_finishes(tmp_path):
     import tempfile
 
     before = set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*"))
-    _, error = run_cells(new_notebook(cells=[new_code_cell("1 + 1")]), tmp_path, timeout=60)
+    _, error, _ = run_cells(new_notebook(cells=[new_code_cell("1 + 1")]), tmp_path, timeout=60)
     assert error is None and set(Path(tempfile.gettempdir()).glob("sgt-course-stacks-*")) == before
 
 
@@ -52,6 +52,14 @@ def test_the_kernel_imports_this_sgt_course_first_even_from_a_relative_pythonpat
     monkeypatch.setenv("PYTHONPATH", ".")  # relative: the kernel works in another folder
     nb = new_notebook(cells=[new_code_cell("import os, sgt_course\n"
                                            "print(os.environ['PYTHONPATH'].split(os.pathsep)[0]); print(sgt_course.__file__)")])
-    _, error = run_cells(nb, tmp_path, timeout=120)
+    _, error, _ = run_cells(nb, tmp_path, timeout=120)
     first, imported = nb.cells[0].outputs[0]["text"].split()
     assert error is None and first == str(PACKAGE_PARENT) and imported == sgt_course.__file__
+
+
+def test_the_time_to_the_first_figure_is_when_the_first_cell_that_draws_one_finished(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("import time; time.sleep(1.5)"),
+                             new_code_cell("import matplotlib.pyplot as plt; plt.plot([1, 2]); plt.show()"),
+                             new_code_cell("time.sleep(1.5); plt.plot([2, 1]); plt.show()")])
+    seconds, error, first_figure = run_cells(nb, tmp_path, timeout=120)
+    assert error is None and 1.5 < first_figure < seconds - 1.4

@@ -10,7 +10,8 @@
   retrain of notebook 2 (a quick SGT model trained from scratch at a new setting);
 - memory: peak RSS of this process, and the peak GPU memory of one SGT epoch when there is a GPU;
 - time to accuracy: training seconds until SGT reaches 99 % test accuracy (on a GPU; one epoch elsewhere);
-- ``--notebooks``: the wall time of each notebook and of the whole course (``sgt-course run``).
+- ``--notebooks``: the wall time of each notebook and of the whole course, and each notebook's time to
+  its first figure (``sgt-course run``).
 
 ``--json FILE`` also writes the figures as JSON. Nothing here asserts a speed: the targets are printed.
 """
@@ -109,7 +110,7 @@ def sgt_time_to_accuracy(profile: recipes.Profile, train: ImageSet, test: ImageS
 
 
 def notebook_times(profile: str) -> str:
-    """`sgt-course run` in the profile: its table of wall times."""
+    """`sgt-course run` in the profile: its table of wall times and times to the first figure."""
     run = subprocess.run([sys.executable, "-m", "sgt_course.tools.cli", "run", "--profile", profile,
                           "--output", tempfile.mkdtemp(prefix="bench-notebooks-")],
                          capture_output=True, text=True, check=False)

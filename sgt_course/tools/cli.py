@@ -71,7 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     for notebook in notebooks:
         result = execute(notebook, output / notebook.name, profile=args.profile, timeout=args.timeout)
         status = "ok" if result.error is None else f"FAILED: {result.error}"
-        print(f"  {result.notebook:<40} {result.seconds:8.1f} s  {status}", flush=True)
+        figure = f"{result.first_figure:8.1f} s" if result.first_figure is not None else f"{'none':>10}"
+        print(f"  {result.notebook:<40} {result.seconds:8.1f} s  first figure {figure}  {status}", flush=True)
         results.append(result)
     failed = [r for r in results if r.error]
     print(f"  {'total':<40} {time.perf_counter() - start:8.1f} s  "

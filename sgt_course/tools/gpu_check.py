@@ -232,7 +232,8 @@ def notebook_times(size: Size) -> dict:
     with tempfile.TemporaryDirectory(prefix="gpu-check-notebooks-") as folder:
         for notebook in notebooks:
             result = execute(notebook, Path(folder) / notebook.name, profile=size.notebook_profile)
-            times[result.notebook] = {"seconds": result.seconds, "error": result.error}
+            times[result.notebook] = {"seconds": result.seconds, "first figure seconds": result.first_figure,
+                                      "error": result.error}
             print(f"  {result.notebook:<44} {result.seconds:7.1f} s  {result.error or 'ok'}", flush=True)
     total = sum(t["seconds"] for t in times.values())
     failed = [name for name, t in times.items() if t["error"]]

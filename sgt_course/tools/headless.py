@@ -29,11 +29,21 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Execution:
-    """The result of running one notebook headlessly."""
+    """The result of running one notebook headlessly: its wall time, the seconds until its first figure
+    was drawn (None: no figure), and the last line of a failing cell's error."""
 
     notebook: str
     seconds: float
     error: str | None = None
+    first_figure: float | None = None
+
+
+#: The output types that count as a figure for :attr:`Execution.first_figure`.
+FIGURE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
+
+
+def _has_figure(cell: object) -> bool:
+    return any(kind in output.get("data", {}) for output in cell.get("outputs", []) for kind in FIGURE_TYPES)
 
 
 def execute(notebook: Path, output: Path | None = None, *, profile: str | None = None,
@@ -51,7 +61,7 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
 
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(run_records.PROBE))
-    seconds, error = run_cells(nb, notebook.parent, profile=profile, timeout=timeout, backend=backend)
+    seconds, error, first_figure = run_cells(nb, notebook.parent, profile=profile, timeout=timeout, backend=backend)
     probe = nb.cells.pop()
     facts = run_records.probe_facts(probe.get("outputs", []))
     asked = profile or os.environ.get(PROFILE_ENV) or "unknown"
@@ -60,20 +70,22 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, output)
-    return Execution(notebook.name, seconds, error)
+    return Execution(notebook.name, seconds, error, first_figure)
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = CELL_TIMEOUT,
-              backend: str | None = None) -> tuple[float, str | None]:
+              backend: str | None = None) -> tuple[float, str | None, float | None]:
     """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
 
     The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile``, matplotlib's
     backend set to ``backend`` (default: $MPLBACKEND, else inline figures) and this sgt_course first on
     its $PYTHONPATH.
-    Returns the wall time in seconds and, when a cell failed, the last line of its error (else None).
+    Returns the wall time in seconds, the last line of a failed cell's error (else None), and the seconds
+    from the start until the first cell that drew a figure had finished (None: no figure): how long a
+    student waits for the first picture.
 
     A cell that runs out of its ``timeout`` seconds fails its notebook, and shortly before that the
     Python stacks of the kernel and of this client are written to a file that the error names
@@ -89,12 +101,18 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     if profile is not None:
         env[PROFILE_ENV] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
-    start, error = time.perf_counter(), None
+    start, error, first_figure = time.perf_counter(), None, []
+
+    def executed(cell: object, **_: object) -> None:
+        dump.disarm()
+        if not first_figure and _has_figure(cell):
+            first_figure.append(time.perf_counter() - start)
+
     with _kernel_config() as config, StackDump(timeout) as dump:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                                 config=config, extra_arguments=dump.kernel_arguments,
                                 on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
-                                on_cell_executed=lambda **_: dump.disarm())
+                                on_cell_executed=executed)
         try:
             client.execute(env=env)
         except CellExecutionError as failure:
@@ -105,7 +123,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
             error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}"
             if dump.written:
                 error += f" (the kernel's and the client's stacks before the timeout: {dump.path})"
-    return time.perf_counter() - start, error
+    return time.perf_counter() - start, error, (first_figure[0] if first_figure else None)
 
 
 class StackDump:

@@ -106,7 +106,7 @@ def build(source: Path, output: Path, *, profile: str | None = None, timeout: in
         raise FileNotFoundError(f"no deck source at {source}")
     nb = jupytext.read(source)
     slides = mark_slides(nb)
-    seconds, error = run_cells(nb, source.parent, profile=profile, timeout=timeout, backend=INLINE_BACKEND)
+    seconds, error, _ = run_cells(nb, source.parent, profile=profile, timeout=timeout, backend=INLINE_BACKEND)
     if error is not None:
         raise RuntimeError(f"the deck {source.name} failed to run: {error}")
     html = export(nb, output)
