@@ -106,10 +106,11 @@ for i in range(3):
 # %% [markdown]
 # ## 3 · Comprehensiveness and sufficiency (the seminar's Table 1)
 #
-# With $R$ the top-$q$ tokens by saliency and $j$ the predicted class (ERASER, DeYoung et al. 2020):
+# With $R$ the top-$q$ tokens by saliency, $j$ the predicted class and $p(j \mid X)$ the model's
+# **probability** of class $j$ (the softmax of its logits, as ERASER defines them; DeYoung et al. 2020):
 #
-# $$\text{comprehensiveness} = f(X)_j - f(X \setminus R)_j \;\uparrow, \qquad
-#   \text{sufficiency} = f(X)_j - f(R)_j \;\downarrow,$$
+# $$\text{comprehensiveness} = p(j \mid X) - p(j \mid X \setminus R) \;\uparrow, \qquad
+#   \text{sufficiency} = p(j \mid X) - p(j \mid R) \;\downarrow,$$
 #
 # each averaged over $q \in \{1, 5, 10, 20, 50\}\%$ (AOPC). We add *rationale precision*: the share of
 # the top-$|G|$ tokens that are planted rationale words.

@@ -240,7 +240,7 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
         (variant(kl="clean_first"), "Your KL has its arguments swapped: Algorithm 2 uses KL(f(X̃') ‖ f(X)), "
                                     "i.e. kl_divergence(masked_logits, clean_logits)."),
         (variant(masked_from="clean"), "You masked the *clean* input; ASGT masks X' by its own saliency S(X')."),
-        (variant(masked_from="clean_then_attack"), "You masked first and attacked after (Li et al.'s SGA order); "
+        (variant(masked_from="clean_then_attack"), "You masked first and attacked after (the order of Li et al.'s SGA); "
                                                    "Algorithm 2 attacks first, then masks."),
         (variant(terms="no_clean"), "The clean term CE(f(X), y) is missing."),
         (variant(terms="no_adv"), "The adversarial term CE(f(X'), y) is missing."),

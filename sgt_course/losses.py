@@ -156,8 +156,9 @@ def asgt_loss(model: nn.Module, x: Tensor, y: Tensor, k: float = PAPER_SGT.k, la
         k, lam, saliency, fill, generator: as in :func:`sgt_loss`.
         attack: a function (model, x, y) -> x' (:func:`sgt_course.attacks.make_attack`); default PGD
             with ε = 0.3 and 10 steps.
-        order: ``"attack_then_mask"`` (Algorithm 2) or ``"mask_then_attack"``, Li et al.'s SGA order:
-            X̃ = M_k(S(X), X) first, then X̃' = attack(X̃), which takes the place of both X' and X̃'.
+        order: ``"attack_then_mask"`` (Algorithm 2) or ``"mask_then_attack"``, the course's variant in the
+            order of Li et al.'s SGA (not SGA's own objective): X̃ = M_k(S(X), X) first, then
+            X̃' = attack(X̃), which takes the place of both X' and X̃'.
     """
     _check_weights(x, y, k, lam)
     check_choice("order", order, ORDERS)

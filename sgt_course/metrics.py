@@ -200,7 +200,8 @@ def comprehensiveness(model: nn.Module, tokens: Tensor, scores: Tensor, bins: tu
                       target: Tensor | None = None) -> Tensor:
     """ERASER comprehensiveness (DeYoung et al. 2020), per sample, averaged over ``bins`` (AOPC):
 
-        f(X)_j − f(X ∖ R)_j,   R = the top-q tokens by ``scores``, q in bins, j = the predicted class
+        p(j | X) − p(j | X ∖ R),   R = the top-q tokens by ``scores``, q in bins, j = the predicted class,
+        p the softmax of the model's logits (probabilities, as ERASER defines it)
 
     Higher = removing the rationale hurts more = the scores found what the model uses.
     """
