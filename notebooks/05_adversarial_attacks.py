@@ -28,10 +28,10 @@ if "google.colab" in sys.modules:
 #
 # An **adversarial example** is an input changed so little that a person sees no difference, yet the
 # model changes its answer. Saliency-guided training makes a model rely on fewer, more meaningful
-# features. Does that also make it harder to fool? The papers disagree: Guesmi et al. (2024) report
-# that SGT alone makes a model *more* robust (their Fig. 7/8, a "disagreement with previous
-# findings", as they write), while Karkehabadi et al. report that it does not. Here you attack the two
-# models of notebook 2 and measure it.
+# features. Does that also make it harder to fool? Sources disagree: the seminar's slides on Guesmi et
+# al. (2024) show SGT alone as *more* robust (the slides' Fig. 7/8, which the presenter calls a
+# "disagreement with previous findings"), while Karkehabadi et al. report that it does not. Here you
+# attack the two models of notebook 2 and measure it.
 #
 # **Learning goals**
 # 1. Write the FGSM, PGD and MI-FGSM update rules and find them in `sgt_course.attacks`.
@@ -71,8 +71,8 @@ for name, model in models.items():
 # here); MI-FGSM accumulates a momentum, which makes its examples transfer better between models.
 #
 # **If you compare with the ASGT paper.** Guesmi et al. write FGSM and MI-FGSM with a *minus* sign,
-# $x - \varepsilon\,\operatorname{sign}\nabla_x\mathcal L$, and normalise MI-FGSM's gradient by its norm
-# at the clean input $x$ rather than at the current iterate $x'_t$. A minus sign descends the loss of
+# $x - \varepsilon\,\operatorname{sign}\nabla_x\mathcal L$, and their MI-FGSM normalises the gradient
+# taken at the next iterate $x'_{t+1}$ rather than at the current iterate $x'_t$. A minus sign descends the loss of
 # the label $y$: that is the *targeted* form, where $y$ is the class the attacker wants. With the true
 # label it makes the model more sure of the right answer. The library implements the untargeted forms
 # of the original papers, as in the table: plus sign, and MI-FGSM normalised at $x'_t$ (Dong et al.,

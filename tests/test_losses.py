@@ -285,3 +285,17 @@ def test_sgt_with_a_random_ranking_masks_k_of_the_pixels_at_random_not_the_least
     assert not torch.equal(first, second), "each call draws new pixels"
     loss = sgt_loss(model.train(), x, y, saliency="random")
     assert loss.ndim == 0 and torch.isfinite(loss)
+
+
+def test_without_mode_dependent_layers_reusing_the_forward_pass_computes_the_same_loss():
+    """What notebook 2 (section 6) shows with the small CNN, which has no dropout or batch norm: train and eval
+    mode are one function, so the reused forward pass gives SGT's loss to rounding."""
+    from sgt_course.models import mode_dependent_layers
+
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).train()
+    assert not mode_dependent_layers(model)
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    both = [sgt_loss(model, x, y, reuse_forward=reuse, generator=torch.Generator().manual_seed(0)).item()
+            for reuse in (False, True)]
+    assert both[0] == pytest.approx(both[1], abs=1e-5)
