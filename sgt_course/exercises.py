@@ -1,7 +1,10 @@
 """Checkers for the students' exercises. Each calls the student's function on a small case, compares
 it with the library's reference and says, in words, what is wrong — or that it is right.
 
-A checker prints its verdict and returns True or False, so a notebook can ``assert`` it.
+A checker prints "✔ ..." and returns True when the function is right. When it is wrong it raises
+:class:`ExerciseFailed` with one line that says what to fix; in a notebook that line is all the student
+sees (no traceback), the way an autograder answers, and the cell fails, so a headless run of the
+instructor's notebook still fails on a broken solution.
 """
 
 from __future__ import annotations
@@ -20,24 +23,31 @@ from sgt_course.metrics import comprehensiveness, precision_recall, saliency_mas
 from sgt_course.models import BiLSTMClassifier, SmallCNN, eval_mode
 
 
+class ExerciseFailed(AssertionError):
+    """A checker's verdict that the student's function is wrong: the message says what to fix. IPython
+    shows it as one red line instead of a traceback (:meth:`_render_traceback_`)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31m✘ {self}\x1b[0m"]
+
+
 def _verdict(passed: bool, message: str) -> bool:
-    print(("✔ " if passed else "✘ ") + message)
-    return passed
-
-
-class _Failed(Exception):
-    """The student's function could not be run; the verdict has been printed."""
+    """Print ``message`` as the verdict and return True when ``passed``; otherwise raise :class:`ExerciseFailed`."""
+    if not passed:
+        raise ExerciseFailed(message)
+    print("✔ " + message)
+    return True
 
 
 def _run(student: Callable[..., object], *args: object) -> object:
-    """Call the student's function; a stub or an error becomes a printed verdict and :class:`_Failed`."""
+    """Call the student's function; a stub or an error becomes :class:`ExerciseFailed` that says so."""
     try:
         return student(*args)
     except NotImplementedError:
-        _verdict(False, "Not implemented yet: replace `raise NotImplementedError` with your code.")
+        message = "Not implemented yet: replace `raise NotImplementedError` with your code."
     except Exception as error:  # noqa: BLE001 - any error is feedback for the student
-        _verdict(False, f"Your function raised {type(error).__name__}: {error}")
-    raise _Failed
+        message = f"Your function raised {type(error).__name__}: {error}"
+    raise ExerciseFailed(message)
 
 
 def _close(a: Tensor, b: Tensor) -> bool:
@@ -64,10 +74,7 @@ def check_gradient(student: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> bo
     """Check a student's vanilla gradient S(X) = |∂ f(X)_c / ∂X| (signature: (model, x, target) -> map)."""
     model, x, target = _case()
     x_before = x.clone()
-    try:
-        result = _run(student, model, x, target)
-    except _Failed:
-        return False
+    result = _run(student, model, x, target)
     if not isinstance(result, Tensor):
         return _verdict(False, f"Return a tensor shaped like x; you returned {type(result).__name__}.")
     if result.shape != x.shape:
@@ -118,10 +125,7 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
     x = torch.rand(6, 3, 8, 8) * torch.linspace(0.2, 1.0, 6).view(6, 1, 1, 1)
     scores = torch.rand(6, 1, 8, 8)
     k = 0.3
-    try:
-        result = _run(student, x.clone(), scores.clone(), k)
-    except _Failed:
-        return False
+    result = _run(student, x.clone(), scores.clone(), k)
     if not (isinstance(result, tuple) and len(result) == 2):
         return _verdict(False, "Return a pair (x_masked, mask).")
     masked, mask = result
@@ -141,7 +145,7 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
     if not chosen.all():
         highest = scores.flatten(1).argsort(1, descending=True)[:, :expected]
         if per_pixel_mask.flatten(1).gather(1, highest).all():
-            return _verdict(False, "You masked the *most* salient pixels; M_k masks the k lowest.")
+            return _verdict(False, "You masked the most salient pixels; M_k masks the k lowest.")
         return _verdict(False, "Some masked pixels are not among the lowest-saliency ones; sort the scores per image.")
     if not torch.equal(masked[~mask], x[~mask]):
         return _verdict(False, "Values outside the mask changed; only masked features are replaced.")
@@ -149,10 +153,12 @@ def check_mask_bottom_k(student: Callable[[Tensor, Tensor, float], tuple[Tensor,
     high = x.flatten(1).amax(1).view(6, 1, 1, 1).expand_as(x)[mask]
     values = masked[mask]
     if ((values < low - 1e-6) | (values > high + 1e-6)).any():
-        return _verdict(False, "Fill values must lie between each *sample's* min and max (not the batch's, not [0, 1]).")
+        return _verdict(False, "Fill values must lie between each sample's min and max (not the batch's, not [0, 1]).")
     if torch.equal(values, x[mask]) or values.unique().numel() < values.numel() // 2:
         return _verdict(False, "Draw a fresh uniform value for every masked feature.")
-    return _verdict(True, f"Correct: {expected} lowest-saliency pixels per image, uniform fills inside each image's range.")
+    return _verdict(True, f"Correct on the checker's own test case ({x.shape[0]} random {x.shape[2]}×{x.shape[3]} "
+                          f"images, k = {k}): the {expected} lowest-saliency pixels of each image masked, all channels "
+                          "together, uniform fills inside each image's range.")
 
 
 def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) -> bool:
@@ -161,10 +167,7 @@ def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) ->
     x = x.clamp(0.05, 0.95)
     x[:, :, 0, 0], x[:, :, -1, -1] = 0.0, 1.0  # pixels on the edges of [0, 1]: clipping matters
     eps = 0.1
-    try:
-        result = _run(student, model, x.clone(), target, eps)
-    except _Failed:
-        return False
+    result = _run(student, model, x.clone(), target, eps)
     if not isinstance(result, Tensor) or result.shape != x.shape:
         return _verdict(False, f"Return adversarial images shaped like x, {tuple(x.shape)}.")
     if model.training:
@@ -176,7 +179,7 @@ def check_fgsm(student: Callable[[nn.Module, Tensor, Tensor, float], Tensor]) ->
     grad = loss_gradient(model, x, target)
     diagnoses = [
         (x + eps * grad.sign(), "Clip the result to [0, 1]: images must stay valid (torch.clamp(..., 0, 1))."),
-        ((x - eps * grad.sign()).clamp(0, 1), "You stepped *down* the loss; an attack goes up: x + ε·sign(∇)."),
+        ((x - eps * grad.sign()).clamp(0, 1), "You stepped down the loss; an attack goes up: x + ε·sign(∇)."),
         ((x + eps * grad).clamp(0, 1), "Use the sign of the gradient, not the gradient itself: ε·grad.sign()."),
         ((x + eps * _gradient_of(model, x, lambda z: z.gather(1, target[:, None]).sum()).sign()).clamp(0, 1),
          "You followed the true class's logit upwards; FGSM ascends the cross-entropy loss."),
@@ -206,10 +209,7 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
         torch.manual_seed(123)
         return fn(*args, **kwargs)
 
-    try:
-        result = seeded(_run, student, model, x, target, k, lam, attack)
-    except _Failed:
-        return False
+    result = seeded(_run, student, model, x, target, k, lam, attack)
     if not isinstance(result, Tensor) or result.ndim != 0:
         return _verdict(False, "Return the loss as a scalar tensor.")
     if not result.requires_grad:
@@ -239,7 +239,7 @@ def check_asgt_loss(student: Callable[..., Tensor]) -> bool:
     diagnoses = [
         (variant(kl="clean_first"), "Your KL has its arguments swapped: Algorithm 2 uses KL(f(X̃') ‖ f(X)), "
                                     "i.e. kl_divergence(masked_logits, clean_logits)."),
-        (variant(masked_from="clean"), "You masked the *clean* input; ASGT masks X' by its own saliency S(X')."),
+        (variant(masked_from="clean"), "You masked the clean input; ASGT masks X' by its own saliency S(X')."),
         (variant(masked_from="clean_then_attack"), "You masked first and attacked after (the order of Li et al.'s SGA); "
                                                    "Algorithm 2 attacks first, then masks."),
         (variant(terms="no_clean"), "The clean term CE(f(X), y) is missing."),
@@ -265,10 +265,11 @@ def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float]
     scores = torch.rand(12)
     fraction = 0.25
     expected = comprehensiveness(model, tokens[None], scores[None], bins=(fraction,)).item()
+    answer = _run(student, model, tokens.clone(), scores.clone(), fraction)
     try:
-        result = float(_run(student, model, tokens.clone(), scores.clone(), fraction))
-    except _Failed:
-        return False
+        result = float(answer)
+    except (TypeError, ValueError):
+        return _verdict(False, f"Return one number, the comprehensiveness; you returned {type(answer).__name__}.")
     if abs(result - expected) < 1e-5:
         return _verdict(True, f"Correct: comprehensiveness {result:.4f}.")
     with torch.no_grad():
@@ -289,9 +290,9 @@ def check_comprehensiveness(student: Callable[[nn.Module, Tensor, Tensor, float]
     if abs(result - kept[j].item()) < 1e-5:
         return _verdict(False, "You kept only the rationale R: that is sufficiency. Comprehensiveness removes R.")
     if abs(result - removed[other].item()) < 1e-5:
-        return _verdict(False, "Use the probability of the *predicted* class j = argmax f(X).")
+        return _verdict(False, "Use the probability of the predicted class j = argmax f(X).")
     if abs(result - removed_low[j].item()) < 1e-5:
-        return _verdict(False, "R is the *highest*-scoring tokens; you removed the lowest.")
+        return _verdict(False, "R is the highest-scoring tokens; you removed the lowest.")
     if abs(result - unpadded[j].item()) < 1e-5:
         return _verdict(False, "Pad X ∖ R back to the text's length with 0: the model reads fixed-length batches.")
     return _verdict(False, f"Your value is {result:.4f}; the reference is {expected:.4f}. Remove the top "
@@ -314,10 +315,7 @@ def check_precision_recall(student: Callable[[Tensor, Tensor, float], tuple[floa
     share = 0.5
     reference = precision_recall(maps, mask, (share,))
     expected = (reference.precision[0], reference.recall[0])
-    try:
-        result = _run(student, maps.clone(), mask.clone(), share)
-    except _Failed:
-        return False
+    result = _run(student, maps.clone(), mask.clone(), share)
     try:
         precision, recall = (float(v) for v in result)
     except (TypeError, ValueError):
@@ -338,9 +336,9 @@ def check_precision_recall(student: Callable[[Tensor, Tensor, float], tuple[floa
     magnitude = maps.abs().flatten(1)
     rescaled, signed = min_max(magnitude), min_max(maps.flatten(1))
     mistakes = {
-        "precision and recall are swapped: precision divides by the saliency of the *positive* cells P, "
+        "precision and recall are swapped: precision divides by the saliency of the positive cells P, "
         "recall by that of the ground truth G.": expected[::-1],
-        "P must hold a share of the saliency *mass*, not a share of the cells: take the fewest top cells "
+        "P must hold a share of the saliency mass, not a share of the cells: take the fewest top cells "
         "whose rescaled saliency sums to at least share · Σ s.":
             variant(rescaled, top_k_mask(rescaled, round(share * rescaled.shape[1]))),
         "Rescale each sample's |map| to [0, 1] (min–max) before selecting and weighting.":

@@ -9,6 +9,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
+from sgt_course.exercises import ExerciseFailed
 from sgt_course.tools.notebook_files import STUDENT_FOLDER, exercise_cells, strip_solutions, write_student_versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,8 @@ def test_checker_accepts_the_solution_and_rejects_the_stub(path, index):
     stub = strip_solutions(source)
     assert "### BEGIN SOLUTION" not in stub and 'raise NotImplementedError("your code here")' in stub
     error, out = run_cell(stub)
-    assert isinstance(error, AssertionError) and "Not implemented yet" in out, (error, out)
+    assert isinstance(error, ExerciseFailed) and "Not implemented yet" in str(error), (error, out)
+    assert error._render_traceback_() == [f"\x1b[31m✘ {error}\x1b[0m"], "one red line, no traceback"
 
 
 def test_student_notebooks_are_in_sync_with_their_sources(tmp_path):
