@@ -127,16 +127,18 @@ def test_cli_outside_a_checkout_says_where_to_go(tmp_path, monkeypatch, capsys):
     assert "cd into the repository" in capsys.readouterr().err
 
 
-def test_readme_maps_every_notebook_with_a_colab_badge():
+def test_readme_maps_every_notebook_with_a_colab_badge_that_opens_its_student_version():
     readme = (ROOT / "README.md").read_text()
     for path in notebook_files.course_notebooks(ROOT / "notebooks"):
         assert f"(notebooks/{path.name})" in readme, f"{path.name} is missing from the README's course map"
-        assert f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/notebooks/{path.name}" in readme
+        folder = "notebooks/student" if (ROOT / "notebooks" / "student" / path.name).is_file() else "notebooks"
+        badge = f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/{folder}/{path.name}"
+        assert badge in readme, f"{path.name}'s Colab badge should open {folder}/{path.name}"
 
 
 #: The teaching library's layers, bottom up (the package docstring draws them): a module imports from its
 #: own layer or below, never from above, and never from the course tooling in sgt_course.tools.
-LAYERS = [("checks", "recipes", "runtime", "stats", "tables"), ("data", "models"),
+LAYERS = [("checks", "recipes", "runtime", "stats", "tables", "recorded"), ("data", "models"),
           ("saliency", "masking", "imputation", "attacks"), ("losses",), ("training", "timing"),
           ("metrics", "removal", "robustness", "sanity"), ("plots", "experiments"), ("widgets", "exercises")]
 

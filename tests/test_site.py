@@ -74,7 +74,8 @@ def test_the_front_page_is_the_readme_course_map_with_no_image_from_another_site
     assert page.startswith("# sgt-course") and "## The course" in page and "## Start" not in page
     assert "](notebooks/06_adversarial_saliency_guided_training.ipynb)" in page
     assert "![" not in page and "colab-badge.svg" not in page
-    assert f"[Colab]({site.colab_prefix(README)}notebooks/00_setup_and_tour.ipynb)" in page
+    assert f"[Colab]({site.colab_prefix(README)}notebooks/00_setup_and_tour.ipynb)" in page, "no exercise"
+    assert f"[Colab]({site.colab_prefix(README)}notebooks/student/02_saliency_guided_training.ipynb)" in page
     assert "| [1 · Saliency maps](notebooks/01_saliency_maps.ipynb) | ci |" in page and "2 cores" in page
     assert site.title(_notebook()) == "Title" and site.title(new_notebook()) is None
     assert "{download}`01_saliency_maps.ipynb <downloads/student/01_saliency_maps.ipynb>`" in page
