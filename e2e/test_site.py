@@ -50,6 +50,7 @@ def test_the_site_has_a_page_per_notebook_and_sphinx_had_nothing_to_say(built: s
     assert built.warnings == []
     assert built.stderr == {}  # no notebook prints a warning in the ci profile
     assert (built.index.parent / "deck" / "index.html").is_file()
+    assert not (built.index.parent.parent / "jupyter_execute").exists(), "MyST-NB's folder stays in the work folder"
 
 
 def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(built: site.Site,

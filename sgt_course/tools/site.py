@@ -359,7 +359,9 @@ def _stage_the_rest(source: Path, readme: str, records: dict[str, RunRecord], ti
 
 
 def _sphinx(source: Path, output: Path, work: Path, *, fresh: bool) -> list[str]:
-    """Run Sphinx on the staged ``source`` into ``output``; return its warnings.
+    """Run Sphinx on the staged ``source`` into ``work/html``, then copy the pages into ``output``; return
+    Sphinx's warnings. Building inside ``work`` keeps MyST-NB's ``jupyter_execute/`` folder, which it
+    writes beside the build folder, out of the user's tree.
 
     Raises:
         SiteError: Sphinx reported an error.
@@ -369,10 +371,12 @@ def _sphinx(source: Path, output: Path, work: Path, *, fresh: bool) -> list[str]
 
     nocolor()
     warnings = io.StringIO()
-    app = Sphinx(str(source), str(source), str(output), str(work / "doctrees"), "html",
+    html = work / "html"
+    app = Sphinx(str(source), str(source), str(html), str(work / "doctrees"), "html",
                  status=None, warning=warnings, freshenv=fresh)
     app.build()
     lines = [line for line in warnings.getvalue().splitlines() if line.strip()]
     if app.statuscode:
         raise SiteError("Sphinx failed:\n" + "\n".join(lines))
+    shutil.copytree(html, output, dirs_exist_ok=True)
     return lines
