@@ -148,9 +148,9 @@ class AttackedImage:
 
 def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -> Figure:
     """One row per model: the clean image, the perturbation x' − x (mean over channels, blue to red
-    within ±ε), the attacked image with the prediction (red when the model was fooled) and the
-    saliency map of the attacked image."""
-    fig, axes = plt.subplots(len(rows), 4, figsize=(8.4, 2.3 * len(rows)), squeeze=False)
+    within ±ε, with its colour scale), the attacked image with the prediction (red when the model was
+    fooled) and the saliency map of the attacked image."""
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9.0, 2.3 * len(rows)), squeeze=False)
     limit = max(eps, 1e-6)
     for (name, row), ax_row in zip(rows.items(), axes):
         perturbation = (row.adversarial - row.clean).detach().float().cpu().mean(0).numpy()
@@ -160,8 +160,10 @@ def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -
                   (perturbation, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}),
                   (_as_image(row.adversarial), f"{attack} → {row.adversarial_prediction}", gray),
                   (saliency, "gradient map of the attacked image", saliency_options)]
-        for ax, (image, caption, options) in zip(ax_row, panels):
-            ax.imshow(image, **options)
+        for column, (ax, (image, caption, options)) in enumerate(zip(ax_row, panels)):
+            shown = ax.imshow(image, **options)
+            if column == 1:  # the perturbation's scale: pixels moved down (blue) or up (red), at most ε
+                fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03, ticks=[-limit, 0, limit], format="%+.2g")
             fooled = caption.startswith(attack) and row.fooled
             ax.set_title(caption, fontsize=8, color="red" if fooled else "black")
             ax.set_xticks([])

@@ -256,7 +256,8 @@ def test_attack_grid_shows_colour_images_in_colour_and_a_fooled_prediction_in_re
             "robust": AttackedImage(clean, clean, torch.randn(3, 8, 8), "cat", "cat", fooled=False)}
     figure = attack_grid(rows, attack="PGD", eps=0.1)
     axes = figure.axes
-    assert len(axes) == 8 and axes[0].get_images()[0].get_array().shape == (8, 8, 3)
+    assert len(axes) == 8 + 2 and axes[0].get_images()[0].get_array().shape == (8, 8, 3), "two colour bars"
+    assert [t.get_text() for t in axes[8].get_yticklabels()] == ["-0.1", "+0", "+0.1"], "the perturbation's ±ε"
     assert axes[2].get_title() == "PGD → dog" and to_rgba(axes[2].title.get_color()) == to_rgba("red")
     assert to_rgba(axes[6].title.get_color()) == to_rgba("black")
     assert axes[3].get_images()[0].get_array().min() >= 0, "the saliency panel shows max |s| over channels"
