@@ -4,7 +4,8 @@ One module per idea, in layers (no import runs back up):
 
 1. :mod:`~sgt_course.checks` (argument checks), :mod:`~sgt_course.recipes` (how big each run is and with
    which settings: the run profiles, the papers' k, λ and ε), :mod:`~sgt_course.runtime` (device, seeds,
-   folders, random draws), :mod:`~sgt_course.stats` (numbers over seeds), :mod:`~sgt_course.tables`;
+   folders, random draws), :mod:`~sgt_course.stats` (intervals, spreads over seeds, verdicts),
+   :mod:`~sgt_course.tables`, :mod:`~sgt_course.recorded` (the numbers ``sgt-course claims`` recorded);
 2. :mod:`~sgt_course.data` and :mod:`~sgt_course.models`;
 3. :mod:`~sgt_course.saliency`, :mod:`~sgt_course.masking`, :mod:`~sgt_course.imputation` and
    :mod:`~sgt_course.attacks`;

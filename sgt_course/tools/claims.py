@@ -1,33 +1,44 @@
 """The image notebooks' asserted claims, measured over several seeds: what their margins rest on.
 
     sgt-course claims --profile ci --seeds 0 1 2          # prints one row per quantity
-    sgt-course claims --profile cpu --seeds 0 1 2 --json claims-cpu.json
+    sgt-course claims --profile cpu --seeds 0 1 2 --record   # also writes benchmarks/claims-cpu.json
 
 Each quantity is computed as the notebook that asserts it computes it (same cached models, same
 generators, same ε grids), with ``seed`` in place of the notebooks' 0: it seeds the initial weights,
 the shuffling, the fills of the removal curves, PGD's random start and the randomized layers. Seed 0
 therefore reproduces the notebooks' own numbers, and its models land in the cache the notebooks read.
 It prints a Markdown table (benchmarks/RESULTS.md holds ours): every seed, the mean and the spread
-(max − min). Nothing is asserted here; the notebooks' margins are set from these tables.
+(max − min), then one table per notebook with a row per model. Nothing is asserted here; the notebooks'
+margins are set from these tables. ``--record`` keeps the results with their run record (date, machine,
+data, seeds, library fingerprint) where :mod:`sgt_course.recorded` reads them, so that the notebooks'
+and the deck's prose quote the recorded numbers rather than typing them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
 
 import torch
 
 from sgt_course import recipes, runtime, saliency
 from sgt_course.attacks import fgsm
-from sgt_course.experiments import image_data, image_model, robust_model, robust_models
-from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS, robust_profile, robust_regimes
+from sgt_course.experiments import NOISE_CONTROL, image_data, robust_model, robust_models, sgt_study_models
+from sgt_course.metrics import foreground_share
+from sgt_course.recipes import ROBUST_REGIMES, TRAINING_EPS
+from sgt_course.recorded import record_path
 from sgt_course.removal import REMOVAL_SETTINGS, figure3_curves, removal_curve, removal_study
 from sgt_course.robustness import RobustnessAudit, robust_accuracy, robustness_audits, robustness_curves
 from sgt_course.sanity import cascading_randomization
+from sgt_course.stats import spread
+from sgt_course.tables import markdown_table
+from sgt_course.tools.run_records import library_fingerprint
 from sgt_course.training import evaluate, predict
 
 NOTEBOOK5_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -43,11 +54,10 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[
     """Every quantity an image notebook asserts, for one seed: ``{"notebook · quantity": value}``, and the
     worst single attack of each audited model: ``{"notebook · model": attack}``."""
     train, test = image_data(profile, device, verbose=False)
-    k, lam = PAPER_SGT.k, PAPER_SGT.lam
-    standard, _ = image_model(profile, "standard", train, test, seed=seed, progress=False)
-    sgt, _ = image_model(profile, "sgt", train, test, seed=seed, progress=False, k=k, lam=lam)
+    study_models = sgt_study_models(profile, train, test, seed=seed, progress=False)
+    standard, sgt = study_models["standard"], study_models["SGT"]
     models = {"standard": standard, "SGT": sgt}
-    out = {f"0/2 · clean accuracy, {name}": evaluate(model, test) for name, model in models.items()}
+    out = {f"0/2 · clean accuracy, {name}": evaluate(model, test) for name, model in study_models.items()}
 
     finals = {m: cascading_randomization(standard, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
               for m in SANITY_METHODS}
@@ -69,7 +79,8 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[
         for name in figure3.models:
             out[f"{quantity}, random ranking, {name}"] = figure3.random(name).at(0.5)
 
-    out.update(_fair_removal("2", models, "SGT", "standard", xe, ye, seed))
+    out.update(_fair_removal("2", study_models, [("SGT", "standard"), ("SGT", NOISE_CONTROL),
+                                                 (NOISE_CONTROL, "standard")], xe, ye, seed))
 
     for name, model in models.items():
         for label, inputs in (("clean", xe), ("x + ε·sign ∇", fgsm(model, xe, ye, 0.1)),
@@ -89,12 +100,21 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[
                     0.2, [("SGT", "standard")])}
 
     eps = TRAINING_EPS[train.source]
-    robust, _ = robust_models(profile, train, test, seed=seed, progress=False)
+    robust, histories = robust_models(profile, train, test, seed=seed, progress=False)
+    pairs = [("ASGT", "PGD-AT"), ("ASGT", "standard"), ("PGD-AT+CE", "PGD-AT"), ("ASGT", "PGD-AT+CE"),
+             ("PGD-AT", "standard")]
     audits["6"] = (robustness_audits(robust, test.x, test.y, eps, budget=profile.audit, seed=seed, progress=False),
-                   eps, [("ASGT", "PGD-AT"), ("ASGT", "standard")])
-    settings = robust_regimes(eps, k=k, lam=lam, steps=profile.robust_steps)["ASGT"][1]
-    robust["SGA"], _ = image_model(robust_profile(profile), "asgt", train.head(profile.n_robust), test, seed=seed,
-                                   progress=False, order="mask_then_attack", **settings)
+                   eps, pairs[:4])
+    for name, history in histories.items():
+        out[f"6 · epochs trained, {name}"] = float(history.epochs)
+        if history.best_epoch is not None:
+            out[f"6 · epoch kept (1 = first), {name}"] = float(history.best_epoch + 1)
+    out.update(_fair_removal("6", robust, pairs, xe, ye, seed))
+    out["6 · share of the top gradient pixels on the digit, random map"] = (xe > 0).float().mean().item()
+    for name, model in robust.items():
+        out[f"6 · share of the top gradient pixels on the digit, {name}"] = foreground_share(
+            saliency.per_pixel(saliency.gradient(model, xe, ye)), xe).mean().item()
+    robust["SGA"], _ = robust_model(profile, "ASGT", train, test, seed=seed, progress=False, order="mask_then_attack")
     notebook6_eps = tuple(round(eps * f, 4) for f in (0, 0.25, 0.5, 0.75, 1.0, 1.5))
     for name, model in robust.items():
         out[f"6 · clean accuracy, {name}"] = evaluate(model, test)
@@ -102,7 +122,6 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[
             model, xe, ye, "pgd", notebook6_eps, generator=_generator(seed)).at(eps)
         out[f"6 · gradient removal-curve area, {name}"] = removal_curve(
             model, xe, ye, "gradient", generator=_generator(seed)).area()
-    out.update(_fair_removal("6", {name: robust[name] for name in ROBUST_REGIMES}, "ASGT", "PGD-AT", xe, ye, seed))
     worst_attacks = {}
     for notebook, (by_model, radius, differences) in audits.items():
         out.update(_audited(notebook, by_model, radius, differences))
@@ -126,19 +145,63 @@ def _audited(notebook: str, audits: dict[str, RobustnessAudit], eps: float,
     return out
 
 
-def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], guided: str, other: str,
+def _fair_removal(notebook: str, models: dict[str, torch.nn.Module], pairs: list[tuple[str, str]],
                   x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, float]:
-    """The quantities of a notebook's fair removal study, for one seed: every model's ROAD gap under
-    every fill, ``guided``'s lead over ``other`` and their random-ranking difference at 50 % removed."""
+    """The quantities of a notebook's fair removal study, for one seed: every model's ROAD gap and
+    random-ranking accuracy at 50 % removed under every fill and, for each pair (a, b) in ``pairs``,
+    a's lead over b in the gap and their random-ranking difference at 50 % removed."""
     study = removal_study({seed: models}, x, y, progress=False)
     out = {}
     for fill in study.fills:
         for name in models:
             out[f"{notebook} · ROAD gap, {fill} fill, {name}"] = study.gap(name, fill)[0]
-        out[f"{notebook} · {guided}'s ROAD-gap lead over {other}, {fill} fill"] = study.lead(guided, other, fill)[0]
-        out[f"{notebook} · random ranking at 50%, {guided} minus {other}, {fill} fill"] = (
-            study.random_difference(guided, other, fill)[0])
+            out[f"{notebook} · random ranking at 50%, {fill} fill, {name}"] = study.at(name, fill, 0.5,
+                                                                                     ranking="random")[0]
+        for a, b in pairs:
+            out[f"{notebook} · {a}'s ROAD-gap lead over {b}, {fill} fill"] = study.lead(a, b, fill)[0]
+            out[f"{notebook} · random ranking at 50%, {a} minus {b}, {fill} fill"] = (
+                study.random_difference(a, b, fill)[0])
     return out
+
+
+#: The per-model tables that :func:`model_tables` prints: per notebook, its models and its columns, each
+#: column a quantity's prefix (the quantity is ``f"{prefix}, {model}"``).
+MODEL_TABLES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "2": ((*ROBUST_REGIMES[:2], NOISE_CONTROL), {
+        "clean accuracy": "0/2 · clean accuracy",
+        "ROAD gap, uniform fill": "2 · ROAD gap, uniform fill", "ROAD gap, linear fill": "2 · ROAD gap, linear fill",
+        "random ranking at 50 %, uniform fill": "2 · random ranking at 50%, uniform fill",
+        "random ranking at 50 %, linear fill": "2 · random ranking at 50%, linear fill"}),
+    "6": (ROBUST_REGIMES, {
+        "epochs trained": "6 · epochs trained", "clean accuracy": "6 · clean accuracy",
+        "PGD-10 accuracy": "6 · PGD accuracy at ε", "worst case": "6 · worst-case accuracy at ε",
+        "ROAD gap, uniform fill": "6 · ROAD gap, uniform fill", "ROAD gap, linear fill": "6 · ROAD gap, linear fill",
+        "random ranking at 50 %, uniform fill": "6 · random ranking at 50%, uniform fill",
+        "random ranking at 50 %, linear fill": "6 · random ranking at 50%, linear fill",
+        "top gradient pixels on the digit": "6 · share of the top gradient pixels on the digit"}),
+}
+
+
+def model_tables(results: dict[str, dict[int, float]]) -> str:
+    """Markdown tables, one per notebook of :data:`MODEL_TABLES`: a row per model, a column per quantity,
+    each "mean (min–max)" over the seeds (accuracies and gaps in %); a quantity not measured is left out."""
+    tables = []
+    for notebook, (models, columns) in MODEL_TABLES.items():
+        found = {header: {model: _quantity(results, prefix, model) for model in models}
+                 for header, prefix in columns.items()}
+        found = {header: by_model for header, by_model in found.items() if all(by_model.values())}
+        rows = [[model, *(spread(list(by_model[model].values()), percent=header != "epochs trained")
+                          for header, by_model in found.items())] for model in models]
+        tables.append(f"Notebook {notebook}, mean (min–max) over seeds:\n\n" + markdown_table(["model", *found], rows))
+    return "\n\n".join(tables)
+
+
+def _quantity(results: dict[str, dict[int, float]], prefix: str, model: str) -> dict[int, float] | None:
+    """The values per seed of the one quantity that starts with ``prefix`` and ends with ``", {model}"``."""
+    matches = [values for quantity, values in results.items()
+               if quantity.startswith(prefix) and quantity.endswith(f", {model}")
+               and "minus" not in quantity and "(audit)" not in quantity]
+    return matches[0] if len(matches) == 1 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="ci", choices=tuple(recipes.PROFILES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--json", help="also write {quantity: {seed: value}} to this file")
+    parser.add_argument("--record", action="store_true", help="also write the results with their run record to "
+                                                              "benchmarks/claims-<profile>.json (sgt_course.recorded)")
+    parser.add_argument("--tables-from", metavar="JSON", help="print the per-model tables of a file that --json "
+                                                              "wrote, and measure nothing")
     args = parser.parse_args(argv)
+    if args.tables_from:
+        with open(args.tables_from) as handle:
+            saved = json.load(handle)
+        print(model_tables({q: {int(s): v for s, v in by_seed.items()} for q, by_seed in saved["results"].items()}))
+        return 0
     profile, device = recipes.get_profile(args.profile), runtime.get_device()
     print(runtime.describe(profile, device))
     train, test = image_data(profile, device)
@@ -166,14 +238,40 @@ def main(argv: list[str] | None = None) -> int:
         values = list(by_seed.values())
         cells = [f"{v:.3f}" for v in values] + [f"{statistics.mean(values):.3f}", f"{max(values) - min(values):.3f}"]
         print(f"| {quantity} | " + " | ".join(cells) + " |")
+    print("\n" + model_tables(results))
     print("\n| notebook · model | worst attack, per seed |\n|---|---|")
     for model, by_seed in worst_attacks.items():
         print(f"| {model} | {', '.join(by_seed.values())} |")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"profile": profile.name, "data": train.describe(), "results": results,
-                       "worst_attacks": worst_attacks}, handle, indent=1)
+    saved = {"profile": profile.name, "run": run_record(train.describe(), args.seeds, device), "results": results,
+             "worst_attacks": worst_attacks}
+    for path in filter(None, (args.json, record_path(profile.name) if args.record else None)):
+        with open(path, "w") as handle:
+            json.dump(saved, handle, indent=1, ensure_ascii=False)
+        print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def run_record(data: str, seeds: list[int], device: torch.device) -> dict[str, object]:
+    """What identifies a claims run: when, on what machine, on which data and seeds, with which library."""
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(device),
+            "data": data, "seeds": list(seeds), "library": library_fingerprint()}
+
+
+def machine(device: torch.device) -> str:
+    """This machine in a few words: cores, processor, memory, the device and torch."""
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            processor = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    return (f"{os.cpu_count()} cores ({processor}){memory}; {device.type}{gpu}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
 if __name__ == "__main__":
