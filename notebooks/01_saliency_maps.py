@@ -220,9 +220,13 @@ line_chart({name: [rho for _, rho in curve] for name, curve in guided_curves.ite
 guided_final = {name: curve[-1][1] for name, curve in guided_curves.items()}
 for name, rho in guided_final.items():
     print(f"{name:<22} ρ after randomizing every layer: {rho:+.2f}")
-# Measured on MNIST-5k, seeds 0-2, both profiles: the SGT and ASGT maps pass as the standard model's
-# do (gradient ρ 0.10-0.37, SmoothGrad 0.03-0.61); asserted with the same line at 0.8 as above.
-assert all(rho < 0.8 for rho in guided_final.values()), guided_final
+# The claim compares each guided model with the standard model, method by method: its map keeps no more of
+# the trained map than the standard model's does, up to a tolerance of 0.05 in ρ (on MNIST-5k, seeds 0-2,
+# both profiles, no guided map came near it: the ρ values are in benchmarks/claims-*.json).
+for m in ("gradient", "smoothgrad"):
+    for name in guided:
+        own, standard_rho = guided_final[f"{saliency.label(m)}, {name}"], guided_final[f"{saliency.label(m)}, standard"]
+        assert own < standard_rho + 0.05, (m, name, own, standard_rho)
 
 # %% [markdown]
 # Saliency-guided training does not make the maps less dependent on the model: by this test, SGT's

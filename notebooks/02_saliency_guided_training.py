@@ -59,7 +59,7 @@ K, LAM = PAPER_SGT.k, PAPER_SGT.lam  # the paper's MNIST settings: mask half the
 #
 # | line | Algorithm 1 | library |
 # |---|---|---|
-# | 1 | $I = \operatorname{sort}\big(S(X)\big)$, $S(X) = \lvert\partial f(X)_y/\partial X\rvert$ | `saliency.gradient(model, x, y)` (in eval mode) |
+# | 1 | $I = S\big(\nabla_X f(X)\big)$, $S$ the sort; the course sorts the magnitude $\lvert\partial f(X)_y/\partial X\rvert$ | `saliency.gradient(model, x, y)` (in eval mode) |
 # | 2 | $\tilde X = M_k(I, X)$: replace the $k$ lowest-saliency features by $\mathcal U(\min X, \max X)$ | `masking.mask_bottom_k(x, s, k)` |
 # | 3 | $L = \mathrm{CE}\big(f(X), y\big) + \lambda\,\mathrm{KL}\big(\operatorname{softmax} f(X)\,\big\|\,\operatorname{softmax} f(\tilde X)\big)$ | `losses.sgt_loss(model, x, y, k, lam)` |
 # | 4 | a gradient step on $L$ | `training.fit(model, data, sgt_loss)` |
@@ -233,22 +233,25 @@ assert course_gap["SGT"] > course_gap["standard"] + 0.13, course_gap
 #    each image's `"mean"`, and ROAD's noisy `"linear"` imputation (Rong et al., ICML 2022: each removed pixel becomes the weighted mean of its 8
 #    neighbours, so the hole looks like its surroundings and does not outline its own shape).
 # 2. **Both orders**: most relevant first (MoRF, should fall fast) and least relevant first (LeRF,
-#    should stay high). ROAD's single number is the **gap** between them, area(LeRF) − area(MoRF):
-#    about 0 for a random ranking, larger for a more faithful one.
+#    should stay high), as ROAD does (its reference code reports each order's curve). The course sums
+#    the two up in one number of its own, the **gap** area(LeRF) − area(MoRF) ("ROAD gap" below: the
+#    gap under ROAD's orders): about 0 for a random ranking, larger for a more faithful one.
 # 3. **A control for every fill**: the random ranking. Where a fill is equally familiar to both
 #    models, their random-ranking curves agree.
-# 4. **Several seeds**: a standard and an SGT model for each of the profile's seeds, with the spread.
+# 4. **Several seeds**: the models for each of the profile's seeds, with the spread.
+# 5. **A control for the training noise**: *random-mask SGT* keeps SGT's objective, fill, k and λ but
+#    masks a random k % of the pixels (`sgt_loss(..., saliency="random")`). If it does as well as SGT,
+#    SGT's gains come from training on noise-filled inputs, not from *which* pixels its saliency masks.
 #
-# The models of seed 0 are the ones above; the others are trained here (and cached).
+# The standard and SGT models of seed 0 are the ones above; the others are trained here (and cached).
 
 # %%
+from sgt_course.experiments import NOISE_CONTROL, sgt_study_models
 from sgt_course.plots import gap_bars, removal_study_panels
 from sgt_course.removal import removal_study
 from sgt_course.stats import spread
 
-seed_models = {seed: {"standard": image_model(profile, "standard", train, test, seed=seed)[0],
-                      "SGT": image_model(profile, "sgt", train, test, k=K, lam=LAM, seed=seed)[0]}
-               for seed in profile.seeds}
+seed_models = {seed: sgt_study_models(profile, train, test, seed=seed) for seed in profile.seeds}
 study = removal_study(seed_models, xe, ye, "gradient")
 removal_study_panels(study);
 gap_bars(study);
@@ -283,13 +286,75 @@ assert all(u - f > 0.04 for u, f in zip(lead["uniform"], lead["linear"])), lead
 # with the small CNN (ci) and -4 to 0 with the authors' CNN (cpu).
 
 # %% [markdown]
-# **What the course concludes.** Under the uniform fill SGT trains on, its maps look far more faithful than
-# the standard model's: its lead in ROAD's gap was 42 to 47 points with the small CNN and 5 to 26
-# with the authors' CNN (MNIST-5k, three seeds each). Under fills neither model trained on, most of
-# that lead is gone: 5 to 9 points with the small CNN, −4 to 0 with the authors' CNN. Both models'
-# gradient maps pass the fair test on their own (gaps of 48 to 76 points). So the removal curve of the
-# paper measures mostly that SGT tolerates its own training noise; measured fairly, SGT's gain in
-# faithfulness is small and depends on the model. (Your run prints its own numbers above.)
+# **Guidance or noise?** Three comparisons separate the two explanations, each per seed and under each
+# fill: SGT against the standard model (the paper's comparison), random-mask SGT against the standard
+# model (what training on noise-filled inputs alone does), and SGT against random-mask SGT (what the
+# guidance adds). A difference counts only when it lies beyond the noise (`GAP_NOISE`, about what a removal
+# curve's accuracies on a few hundred images vary by) on every seed; otherwise the verdict is *undecided*.
+
+# %%
+from sgt_course.removal import GAP_NOISE  # below it, a difference is not told apart from noise
+from sgt_course.stats import judged, verdict
+from sgt_course.tables import markdown_table
+
+pairs = [("SGT", "standard"), (NOISE_CONTROL, "standard"), ("SGT", NOISE_CONTROL)]
+control = {(a, b, fill): study.lead(a, b, fill) for a, b in pairs for fill in study.fills}
+random_control = {(a, b, fill): study.random_difference(a, b, fill) for a, b in pairs for fill in study.fills}
+display(Markdown(markdown_table(
+    ["fill", *(f"{a} − {b}: ROAD gap" for a, b in pairs), "SGT − random-mask SGT: random ranking at 50 %"],
+    [[fill, *(judged(control[a, b, fill], GAP_NOISE) for a, b in pairs),
+      judged(random_control["SGT", NOISE_CONTROL, fill], GAP_NOISE)] for fill in study.fills])))
+guidance = {fill: verdict(control["SGT", NOISE_CONTROL, fill], GAP_NOISE) for fill in study.fills}
+compared = {"higher": "larger than", "lower": "smaller than", "no difference": "the same as",
+            "undecided": "not told apart from"}
+display(Markdown(
+    f"ROAD gaps in points, mean (min–max) over {len(profile.seeds)} seeds, noise ±{100 * GAP_NOISE:.0f} points. "
+    f"SGT's gap was **{compared[guidance['uniform']]}** random-mask SGT's under the uniform fill and "
+    f"**{compared[guidance['linear']]}** it under ROAD's linear fill. " + {
+        "higher": "The guidance adds faithfulness beyond the noise augmentation under the fair fill.",
+        "lower": "Under the fair fill the noise augmentation alone does better than the guidance.",
+        "no difference": "Under the fair fill the guidance adds nothing the noise augmentation does not.",
+        "undecided": "Under the fair fill the seeds do not settle whether the guidance adds anything."
+    }[guidance["linear"]]))
+# What held on every seed of both profiles (benchmarks/claims-ci.json and claims-cpu.json), asserted with
+# half the smallest recorded margin; the rest is rendered above, not asserted:
+# 1. Under the uniform fill SGT's ranking opens a larger gap than random-mask SGT's: there, the guidance shapes
+#    what the model relies on ...
+assert all(d > 0.07 for d in control["SGT", NOISE_CONTROL, "uniform"]), control
+# 2. ... although random-mask SGT tolerates that fill at least as well (the random-ranking control) ...
+assert all(d < -0.03 for d in random_control["SGT", NOISE_CONTROL, "uniform"]), random_control
+# 3. ... and under ROAD's linear fill SGT and its noise control do not differ beyond the noise.
+assert guidance["linear"] == "no difference", control
+
+# %% [markdown]
+# **What the course concludes**, from what `sgt-course claims` recorded over three seeds with the small
+# CNN (`ci`) and the authors' CNN (`cpu`) on MNIST-5k (your run prints its own numbers above). A verdict
+# holds only where every seed of every profile agrees beyond the noise:
+
+# %%
+from sgt_course.recorded import across, recorded_profiles
+
+records = recorded_profiles(("ci", "cpu"))  # benchmarks/claims-<profile>.json
+if records:
+    lead = "2 · {}'s ROAD-gap lead over {}, {} fill"
+    findings = {f"{a} − {b}, ROAD gap, {fill} fill": across(records, lambda r, a=a, b=b, fill=fill: r.values(
+                    lead.format(a, b, fill)), GAP_NOISE)
+                for fill in ("uniform", "linear") for a, b in pairs}
+    findings["SGT − random-mask SGT, random ranking at 50 %, uniform fill"] = across(
+        records, lambda r: r.values(f"2 · random ranking at 50%, SGT minus {NOISE_CONTROL}, uniform fill"), GAP_NOISE)
+    display(Markdown("\n".join(f"- {what}: **{result}** ({ranges})." for what, (result, ranges) in findings.items())
+                     + "\n\nRecorded by " + "; ".join(r.source() for r in records.values()) + "."))
+
+# %% [markdown]
+# Read them in order. Under the uniform fill SGT trains on, its maps look far more faithful than the
+# standard model's. Most of the standard model's collapse under that fill is unfamiliar noise: in the
+# random-ranking control the noise-trained control tolerates the fill as well as SGT or better. Yet
+# SGT's ranking opens a larger gap than the control's there: under its own fill, the guidance does shape
+# what the model relies on. Under ROAD's linear fill, which no model trained on, SGT and the control do
+# not differ beyond the noise: whatever lead over the standard model remains there, training on
+# noise-filled inputs earns as well. So the course concludes that, measured fairly, SGT's gain in
+# faithfulness over the standard model is small, depends on the model, and is noise augmentation rather
+# than guidance.
 #
 # **Remove and retrain (ROAR).** A second way out of the confound is to retrain: remove the top $d\%$
 # of every training *and* test image, train a fresh model on what is left, and test it. The fill is then
@@ -339,7 +404,6 @@ else:  # one computation either way: show it on a batch instead of training the 
     sgt.eval()
     print(f"SGT loss on one batch: eval-mode saliency {both[0]:.6f}, train-mode (reused) {both[1]:.6f}; "
           "training with either gives the same model, so it is not trained twice")
-    assert abs(both[0] - both[1]) < 1e-5, both
 
 # %% [markdown]
 # When the model has no dropout or batch norm (the small CNN of the `ci` profile), train and eval
@@ -377,8 +441,10 @@ assert signed_at_half > course_half["SGT"] + 0.09, (signed_at_half, course_half[
 # Under the uniform fill its removal curve fell far more slowly (above), and its ROAD gap was smaller:
 # 0.28–0.30 against 0.46–0.52 (ci), 0.46–0.50 against 0.66–0.67 (cpu). That is the uniform-fill
 # removal test turning against the authors' own choice. Under ROAD's linear fill the gaps barely differed:
-# 0.56–0.63 against 0.55–0.60 (ci), 0.65–0.67 against 0.56–0.65 (cpu). The course keeps |∇|, as the
-# paper's Algorithm 1 writes it.
+# 0.56–0.63 against 0.55–0.60 (ci), 0.65–0.67 against 0.56–0.65 (cpu). The paper's Algorithm 1 writes
+# S(∇_X f(X)) with S a sort and says nothing of a magnitude; the authors' code sorts the signed gradient
+# by default. The course chose |∇|, the usual reading of a gradient map, and keeps the signed ranking as
+# the option above.
 #
 # **Colour images: one score per pixel.** A colour image's map has a value per channel, and M_k masks
 # whole pixels, so the channels must be reduced to one score. The course takes $\max_c |s_c|$; the
@@ -481,12 +547,11 @@ assert check_mask_bottom_k(my_mask)
 # - SGT adds one term to the loss: the prediction must survive masking of the least salient half of
 #   the input. `losses.sgt_loss` is Algorithm 1; `fit` trains it like any other loss.
 # - We measured the paper's claims on real MNIST digits, three seeds, two models: SGT kept the
-#   accuracy (never more than 0.3 points below standard); whether its removal curve falls faster than
-#   the standard model's depended on the model.
+#   accuracy; whether its removal curve falls faster than the standard model's depended on the model.
 # - The paper's removal test fills pixels with the noise SGT trains on, so it favours SGT by
 #   construction. Under fills neither model trained on, in both orders (ROAD's gap), both models'
-#   gradient maps were faithful, and SGT's lead in ROAD's gap went from +5..+47 points to -4..+9: small, and
-#   dependent on the model.
+#   gradient maps were faithful, and most of SGT's lead went away. The random-mask control separates
+#   what the guidance adds from what training on noise-filled inputs does (section 5 gives the verdicts).
 # - The price: one SGT step costs the multiple of a standard step printed above.
 #
 # Next: SGT on **time series**, where the informative features are known exactly.

@@ -27,15 +27,15 @@ if "google.colab" in sys.modules:
 # # 6 · Adversarial saliency-guided training (Algorithm 2)
 #
 # Notebook 5 showed that SGT alone does not make a model robust; adversarial training (Madry et al.)
-# does, but its saliency maps are not what SGT's are. Guesmi, Aswani & Shafique (2024) combine the
-# two: train on adversarial examples *and* require the prediction to survive masking of the
-# adversarial example's least salient features.
+# does. Guesmi, Aswani & Shafique (2024) combine the two: train on adversarial examples *and* require
+# the prediction to survive masking of the adversarial example's least salient features.
 #
 # **Learning goals**
 # 1. Read Algorithm 2 and say what each of its three terms is for.
-# 2. Train four regimes with one recipe — standard, SGT, PGD adversarial training, ASGT — and
-#    compare robustness under FGSM, PGD and MI-FGSM.
-# 3. Compare their saliency maps and removal curves, under the noise SGT and ASGT train on and under fair fills.
+# 2. Train five regimes with one recipe — standard, SGT, PGD adversarial training with and without a
+#    clean term, ASGT — and compare robustness under FGSM, PGD and MI-FGSM, and the field's audit.
+# 3. Compare their saliency maps and removal curves, under the noise SGT and ASGT train on and under fair
+#    fills, against what adversarial training alone already does to the maps.
 # 4. Weigh the result against the cost, and against what the paper reports.
 
 # %%
@@ -63,31 +63,57 @@ train, test = image_data(profile, device)
 # *What each term is for.* $\mathrm{CE}(f(X), y)$ keeps clean accuracy; $\mathrm{CE}(f(X'), y)$ is
 # adversarial training; the KL term is SGT applied to the adversarial example: the prediction must
 # not depend on the features its saliency ranks low. Note the order: the adversarial example is
-# formed **before** masking. Li et al. (2022, "SGA") mask first and attack after; section 5 compares.
+# formed **before** masking. Masking first and attacking after, the order of Li et al.'s SGA (2022), is
+# a different algorithm; section 5 compares the two orders.
 #
-# ## 2 · Four regimes, one recipe
+# ## 2 · Five regimes, one recipe
 #
-# All four train on the same data for the same epochs with the same optimizer; the adversarial
-# regimes use PGD at the paper's MNIST radius, ε = 0.2, which is also the headline ε of the evaluation
-# below — on real MNIST digits in every profile (MNIST-5k when there is no network). The attack inside
-# training takes `profile.robust_steps` steps: 10, or 5 in the `ci` profile to fit its time budget;
-# every evaluation attacks with 10.
+# All five train on the same data with the same optimizer; the adversarial regimes use PGD at the
+# paper's MNIST radius, ε = 0.2, which is also the headline ε of the evaluation below — on real MNIST
+# digits in every profile (MNIST-5k when there is no network). The attack inside training takes
+# `profile.robust_steps` steps: 10, or 5 in the `ci` profile to fit its time budget; every evaluation
+# attacks with 10.
+#
+# ASGT differs from PGD adversarial training (PGD-AT) in **two** terms: a clean cross-entropy and the
+# masked KL term. The fifth regime, **PGD-AT+CE**, is ASGT with λ = 0: PGD-AT plus the clean term and
+# nothing else. Whatever separates ASGT from PGD-AT+CE is the masked term's doing; whatever separates
+# PGD-AT+CE from PGD-AT, the clean term's.
+#
+# **How long.** A comparison of regimes stopped after a few epochs may only compare how fast they learn.
+# In the `cpu` and `gpu` profiles every regime therefore trains until it stops improving: part of the
+# training images is held out, each regime is scored on it after every epoch (clean accuracy, and PGD-10
+# accuracy at ε = 0.2), and training stops once the score it optimises (PGD accuracy for the adversarial
+# regimes, clean accuracy for standard and SGT) has not improved for `patience` epochs; the best epoch's
+# weights are kept, the usual remedy for robust overfitting (Rice, Wong & Kolter, ICML 2020). The `ci`
+# profile keeps a short fixed recipe, and says so below.
 
 # %%
-from sgt_course.experiments import robust_models
+from sgt_course.experiments import robust_model, robust_models
 from sgt_course.recipes import TRAINING_EPS, robust_profile, robust_regimes
 
 EPS_TRAIN = TRAINING_EPS[train.source]  # 0.2 on MNIST and MNIST-5k
 HEADLINE_EPS = EPS_TRAIN
 robust = robust_profile(profile)  # the profile's robust_epochs at lr 1e-3: PGD training at 3e-3 collapsed
-data = train.head(profile.n_robust)
 regimes = robust_regimes(EPS_TRAIN, steps=profile.robust_steps)
 for name, (regime, settings) in regimes.items():
     print(f"{name:>9}: regime {regime!r}, settings {settings}")
 models, histories = robust_models(profile, train, test)
 for name, model in models.items():
+    stopped = (f", kept epoch {histories[name].best_epoch + 1} of {histories[name].epochs}"
+               if histories[name].best_epoch is not None else f", {histories[name].epochs} epochs")
     print(f"{name:>9}: clean test accuracy {evaluate(model, test):.1%}, "
-          f"{sum(histories[name].seconds) / histories[name].epochs:.1f} s per epoch")
+          f"{sum(histories[name].seconds) / histories[name].epochs:.1f} s per epoch{stopped}")
+
+# %%
+from sgt_course.plots import held_out_curves
+
+if profile.robust_plateau is not None:
+    plateau = profile.robust_plateau
+    held_out_curves(histories, title=f"held-out scores per epoch ({plateau.held_out} held-out training images; "
+                                     f"patience {plateau.patience}, at most {profile.robust_epochs} epochs)");
+else:
+    print(f"The {profile.name!r} profile trains every regime for {profile.robust_epochs} epochs, short of a "
+          "plateau; SGT_COURSE_PROFILE=cpu or gpu trains until held-out scores stop improving.")
 
 # %% [markdown]
 # ## 3 · Robustness (the seminar's Fig. 9/10)
@@ -156,7 +182,7 @@ from sgt_course.removal import removal_curve
 
 xs, ys = test.x[:4], test.y[:4]
 saliency_grid(xs, {name: saliency.gradient(model, xs, ys) for name, model in models.items()},
-              captions=[f"class {int(c)}" for c in ys], title="gradient maps of the four regimes");
+              captions=[f"class {int(c)}" for c in ys], title="gradient maps of the five regimes");
 removal = {name: removal_curve(model, xa, ya, "gradient", generator=torch.Generator().manual_seed(0))
            for name, model in models.items()}
 plot_removal_curves(removal, title="gradient-ranked removal");
@@ -164,12 +190,33 @@ for name, curve in removal.items():
     print(f"{name:>9}: removal-curve area {curve.area():.3f}, accuracy with 50% removed {curve.at(0.5):.1%}")
 
 # %% [markdown]
+# **The baseline ASGT has to beat.** Adversarial training alone already changes the maps: adversarially
+# trained models have input gradients that look like the object, "perceptually aligned" (Tsipras et al.,
+# ICLR 2019; Etmann et al., ICML 2019), and penalising the input gradient's size makes them more
+# interpretable as well (Ross & Doshi-Velez, AAAI 2018). So "ASGT's maps are cleaner than a standard
+# model's" says little; the claim to test is that they are cleaner than PGD-AT's. One plain measure of
+# alignment on MNIST's black background: the share of a map's top pixels that lie on the digit's
+# strokes (`metrics.foreground_share`; as many top pixels as the digit has; noise scores the digit's
+# share of the image).
+
+# %%
+from sgt_course.metrics import foreground_share
+
+on_digit = {name: foreground_share(saliency.per_pixel(saliency.gradient(model, xa, ya)), xa).mean().item()
+            for name, model in models.items()}
+print(f"share of the top gradient pixels on the digit ({len(xa)} test images; a random map: "
+      f"{(xa > 0).float().mean().item():.1%}): " + ", ".join(f"{name} {v:.1%}" for name, v in on_digit.items()))
+# Adversarial training alone moves the maps onto the digit: on every seed of both profiles (recorded claims),
+# asserted with half the smallest recorded margin.
+assert on_digit["PGD-AT"] > on_digit["standard"] + 0.025, on_digit
+
+# %% [markdown]
 # **Is that fair?** The curve above fills removed pixels with $\mathcal U(\min X, \max X)$, which SGT
 # and ASGT train on and the standard and PGD-AT models never saw. Notebook 2 (section 5) showed how
-# much that favours the saliency-guided models; here is the same study for the four regimes: fills
+# much that favours the saliency-guided models; here is the same study for the five regimes: fills
 # neither model trained on, both orders (ROAD's gap, area(LeRF) − area(MoRF): larger is more
 # faithful), the random-ranking control, and the profile's seeds (`profile.robust_seeds`: one in the
-# `ci` profile, where every further seed costs four more training runs; three in `cpu` and `gpu`).
+# `ci` profile, where every further seed costs five more training runs; three in `cpu` and `gpu`).
 
 # %%
 from IPython.display import Markdown, display
@@ -185,23 +232,22 @@ gap_bars(study);
 display(Markdown(study.table()))
 
 # %%
-# What the measurements support, asserted with half the smallest margin measured on MNIST-5k over
-# seeds 0-2 in both profiles (`sgt-course claims`; RESULTS.md has every figure):
+# What the measurements support, asserted with about half the smallest margin recorded on MNIST-5k over
+# seeds 0-2 in both profiles (`sgt-course claims`, benchmarks/claims-*.json; RESULTS.md has the tables):
 lead = {fill: study.lead("ASGT", "PGD-AT", fill) for fill in study.fills}
 random_difference = {fill: study.random_difference("ASGT", "PGD-AT", fill) for fill in ("uniform", "linear")}
 for fill in study.fills:
     print(f"{fill:>8} fill: ROAD gap " + ", ".join(f"{m} {spread(study.gap(m, fill))}" for m in study.models)
           + f"; ASGT's lead over PGD-AT {spread(lead[fill])} points")
-# 1. The control: the uniform fill is familiar to ASGT, not to PGD-AT. Random ranking, 50 % removed,
-#    ASGT minus PGD-AT: uniform +22 to +31 points; linear +1 to +6.
+# 1. The control: the uniform fill is familiar to ASGT, not to PGD-AT (random ranking, half the pixels removed).
 assert all(d > 0.11 for d in random_difference["uniform"]), random_difference
 assert all(abs(d) < 0.10 for d in random_difference["linear"]), random_difference
-# 2. Under ROAD's fill all four regimes' gradient rankings are faithful: gaps of 42 to 65 points.
+# 2. Under ROAD's fill every regime's gradient ranking is faithful: its gap is far above a random ranking's.
 assert all(g > 0.21 for m in study.models for g in study.gap(m, "linear")), {m: study.gap(m, "linear") for m in study.models}
-# 3. ASGT's lead over PGD-AT shrinks from the uniform to the linear fill on every seed, by 18 to 33 points.
+# 3. ASGT's lead over PGD-AT shrinks from the uniform to the linear fill on every seed.
 assert all(u - f > 0.09 for u, f in zip(lead["uniform"], lead["linear"])), lead
-# Not asserted, because the two models disagree: ASGT's lead over PGD-AT under the linear fill was
-# +4 to +5 points with the small CNN (ci) and -5 to -1 with the authors' CNN (cpu).
+# Not asserted, because the two CNNs disagree on its sign: ASGT's lead over PGD-AT under the linear fill
+# (section 6 renders the recorded ranges).
 
 # %% [markdown]
 # The same seeds' models under PGD at the headline ε (attacked at that ε only, so seed 0 can differ from
@@ -217,13 +263,46 @@ for name in study.models:
 
 
 # %% [markdown]
-# ## 5 · Attack first, or mask first?
-#
-# Algorithm 2 attacks the clean input and masks the adversarial example by its own saliency. Li et
-# al.'s SGA masks the clean input first and attacks the masked input. Same budget, other order:
+# **Which term moves what?** Each column is one difference, per seed: adversarial training itself
+# (PGD-AT − standard), ASGT's clean term (PGD-AT+CE − PGD-AT) and its masked KL term (ASGT − PGD-AT+CE).
+# A difference counts only beyond the noise on every seed (`NOISE`: the clean accuracy is measured on the
+# whole test split, the rest on `profile.n_explain` images); otherwise the verdict is *undecided*.
 
 # %%
-sga, _ = image_model(robust, "asgt", data, test, order="mask_then_attack", **regimes["ASGT"][1])
+from sgt_course.removal import GAP_NOISE
+from sgt_course.stats import judged, verdict
+from sgt_course.tables import markdown_table
+
+# below these a difference is not told apart from noise: clean accuracy on the test split's 1,000 images
+# varies far less from draw to draw than PGD accuracy and removal curves on a few hundred images
+NOISE = {"clean accuracy": 0.02, f"PGD accuracy, ε = {HEADLINE_EPS:g}": GAP_NOISE,
+         "ROAD gap, uniform fill": GAP_NOISE, "ROAD gap, linear fill": GAP_NOISE}
+per_seed = {f"PGD accuracy, ε = {HEADLINE_EPS:g}": headline_by_seed, "clean accuracy": clean_by_seed,
+            "ROAD gap, uniform fill": {m: study.gap(m, "uniform") for m in study.models},
+            "ROAD gap, linear fill": {m: study.gap(m, "linear") for m in study.models}}
+effects = {"adversarial training": ("PGD-AT", "standard"), "clean term": ("PGD-AT+CE", "PGD-AT"),
+           "masked KL term": ("ASGT", "PGD-AT+CE")}
+moved = {(metric, effect): [x - y for x, y in zip(values[a], values[b])]
+         for metric, values in per_seed.items() for effect, (a, b) in effects.items()}
+display(Markdown(markdown_table(
+    ["points, mean (min–max) over seeds", *(f"{effect}: {a} − {b}" for effect, (a, b) in effects.items())],
+    [[metric, *(judged(moved[metric, effect], NOISE[metric]) for effect in effects)] for metric in per_seed])))
+# What held on every seed of both profiles (benchmarks/claims-*.json), asserted; the rest is rendered:
+# the masked KL term leaves clean accuracy where the clean term put it, and raises the gap only under
+# the uniform fill it trains on.
+assert verdict(moved["clean accuracy", "masked KL term"], NOISE["clean accuracy"]) == "no difference", moved
+assert verdict(moved["ROAD gap, uniform fill", "masked KL term"], GAP_NOISE) == "higher", moved
+
+# %% [markdown]
+# ## 5 · Attack first, or mask first?
+#
+# Algorithm 2 attacks the clean input and masks the adversarial example by its own saliency. The
+# course's **mask-then-attack variant** masks the clean input first and attacks the masked input, with
+# ASGT's loss otherwise unchanged: the order of Li et al.'s SGA (2022), not SGA's own objective, which
+# the course does not implement. It is labelled "SGA" below for short. Same budget, other order:
+
+# %%
+sga, _ = robust_model(profile, "ASGT", train, test, order="mask_then_attack")  # same recipe, other order
 sga_pgd = robust_accuracy(sga, xa, ya, "pgd", (HEADLINE_EPS,), generator=torch.Generator().manual_seed(0)).accuracy[0]
 sga_removal = removal_curve(sga, xa, ya, "gradient", generator=torch.Generator().manual_seed(0))
 print(f"attack then mask (ASGT): clean {evaluate(models['ASGT'], test):.1%}, PGD {pgd_headline['ASGT']:.1%}, "
@@ -231,7 +310,7 @@ print(f"attack then mask (ASGT): clean {evaluate(models['ASGT'], test):.1%}, PGD
 print(f"mask then attack (SGA) : clean {evaluate(sga, test):.1%}, PGD {sga_pgd:.1%}, removal area {sga_removal.area():.3f}")
 
 # %% [markdown]
-# ## 6 · Summary of the four regimes
+# ## 6 · Summary of the five regimes
 #
 # Removal-curve area is the mean accuracy over the removal fractions of section 4's curve (the
 # uniform fill SGT and ASGT train on, seed 0): *lower* means the gradient map ranked the decisive pixels first. That
@@ -242,39 +321,81 @@ from sgt_course.experiments import regime_summary
 from sgt_course.plots import summary_bars
 
 summary = regime_summary(models, histories, test, robustness["PGD"], removal, HEADLINE_EPS)
-summary_bars(summary, title="standard, SGT, adversarial training and ASGT");
+summary_bars(summary, title="the five regimes");
 for name, row in summary.items():
     print(f"{name:<9} " + ", ".join(f"{metric} {value:.3f}" for metric, value in row.items()))
 
 # %% [markdown]
-# **What reproduced, and what did not.** Read the table above (your run prints its own numbers); the
-# figures below are real MNIST digits (MNIST-5k), the worst case of the robustness audit at the paper's
-# ε = 0.2, three seeds per profile (`sgt-course claims`; benchmarks/RESULTS.md).
-#
-# - *Robustness.* On the worst case ASGT was far more robust than the standard and SGT models on every
-#   seed of both profiles (the paper, quoted: about +35 points over standard under PGD); the cells above
-#   render this run's difference and assert it. No regime showed gradient masking on any seed.
-# - *Against PGD adversarial training.* With the same budget neither won everywhere: on the worst case
-#   ASGT was ahead of PGD-AT on every seed with the authors' CNN, on one of three with the small CNN.
-#   We do not assert a winner. ASGT kept more clean accuracy with the small CNN (88-90 % against PGD-AT's
-#   83 %) and about as much with the authors' CNN (95-96 % against 94-95 %). Trained from scratch at
-#   ε = 0.2, PGD-AT is the fragile one: the small CNN at width 16 stalled at chance in our trial.
-# - *Interpretability.* Under a removal test filled with uniform noise (gradient ranking) ASGT looked
-#   far more faithful than PGD-AT: its lead in ROAD's gap was 25 to 37 points with the small CNN and
-#   17 to 24 with the authors' CNN. That fill is ASGT's own training noise. Under ROAD's linear fill,
-#   which no regime trained on, the lead was +4 to +5 points with the small CNN and −5 to −1 with the
-#   authors' CNN, and all four regimes' gradient maps passed the fair test (gaps of 42 to 65 points).
-#   So ASGT's interpretability claim, measured fairly, did not hold up beyond a few points, and
-#   not in both models.
-# - *Attack first or mask first.* SGA (mask, then attack) was less robust than ASGT on every run
-#   (ci 16-23 % against 35-45 %, cpu 60-70 % against 70-75 %) and lost more clean accuracy.
-# - *Cost.* Each ASGT step runs the attack, a saliency pass and three forward passes: compare the
-#   seconds per epoch above (`sgt-course step-cost` measures the step ratio against PGD-AT).
+# **What reproduced, and what did not.** Your run prints its own numbers above. The cell below reads
+# what `sgt-course claims` recorded over three seeds in the `ci` profile (small CNN, short fixed recipe)
+# and the `cpu` profile (the authors' CNN, trained to a held-out plateau), on real MNIST digits
+# (MNIST-5k), with the worst case of the robustness audit at the paper's ε = 0.2, and states each
+# verdict with the rule used throughout: a difference counts only beyond the noise on every seed of
+# every profile; otherwise it is *undecided*.
+
+# %%
+from sgt_course.recorded import across, recorded_profiles
+
+records = recorded_profiles(("ci", "cpu"))  # benchmarks/claims-<profile>.json
+if records:
+    worst = f"6 · worst-case accuracy at ε = {HEADLINE_EPS:g}, {{}}"
+    clean, gap = "6 · clean accuracy, {}", "6 · {}'s ROAD-gap lead over {}, {} fill"
+    on_digit = "6 · share of the top gradient pixels on the digit, {}"
+
+    def finding(text, values, noise=GAP_NOISE):
+        result, ranges = across(records, values, noise)
+        return f"- {text}: **{result}** ({ranges})."
+
+    lines = [
+        finding("Worst case, ASGT − standard (the paper, quoted: about +35 points under PGD)",
+                lambda r: r.difference(worst.format("ASGT"), worst.format("standard"))),
+        finding("Worst case, ASGT − PGD-AT", lambda r: r.difference(worst.format("ASGT"), worst.format("PGD-AT"))),
+        finding("Clean accuracy, ASGT − PGD-AT", lambda r: r.difference(clean.format("ASGT"), clean.format("PGD-AT")),
+                NOISE["clean accuracy"]),
+        finding("The clean term, worst case: PGD-AT+CE − PGD-AT",
+                lambda r: r.difference(worst.format("PGD-AT+CE"), worst.format("PGD-AT"))),
+        finding("The clean term, clean accuracy: PGD-AT+CE − PGD-AT",
+                lambda r: r.difference(clean.format("PGD-AT+CE"), clean.format("PGD-AT")), NOISE["clean accuracy"]),
+        finding("The masked term, worst case: ASGT − PGD-AT+CE",
+                lambda r: r.difference(worst.format("ASGT"), worst.format("PGD-AT+CE"))),
+        finding("The masked term, ROAD gap under the linear fill: ASGT − PGD-AT+CE",
+                lambda r: r.values(gap.format("ASGT", "PGD-AT+CE", "linear"))),
+        finding("ROAD gap under the uniform fill, ASGT − PGD-AT (ASGT's own training noise)",
+                lambda r: r.values(gap.format("ASGT", "PGD-AT", "uniform"))),
+        finding("ROAD gap under ROAD's linear fill, ASGT − PGD-AT",
+                lambda r: r.values(gap.format("ASGT", "PGD-AT", "linear"))),
+        finding("Adversarial training's own maps, ROAD gap under the linear fill: PGD-AT − standard",
+                lambda r: r.values(gap.format("PGD-AT", "standard", "linear"))),
+        finding("Top gradient pixels on the digit, PGD-AT − standard",
+                lambda r: r.difference(on_digit.format("PGD-AT"), on_digit.format("standard"))),
+        finding("Top gradient pixels on the digit, ASGT − PGD-AT",
+                lambda r: r.difference(on_digit.format("ASGT"), on_digit.format("PGD-AT"))),
+        finding("Attack first or mask first: PGD-10 accuracy, ASGT − SGA",
+                lambda r: r.difference(f"6 · PGD accuracy at ε = {HEADLINE_EPS:g}, ASGT",
+                                       f"6 · PGD accuracy at ε = {HEADLINE_EPS:g}, SGA")),
+    ]
+    masking = {profile_name: sum(sum(record.values(f"6 · gradient masking suspected, {regime}")) for regime in models)
+               for profile_name, record in records.items()}
+    display(Markdown("\n".join(lines) + "\n\n" + "; ".join(
+        f"{profile_name}: gradient masking suspected on {int(n)} audited runs" for profile_name, n in masking.items())
+        + ".\n\nRecorded by " + "; ".join(record.source() for record in records.values()) + "."))
+
+# %% [markdown]
+# **What the course concludes.** Read the verdicts above; where they say *undecided*, so does the
+# course. ASGT's robustness over the standard and SGT models is large and survives the audit, but what
+# a fair comparison has to beat is PGD adversarial training, and there ASGT found no edge beyond the
+# noise. Adversarial training alone already moves the maps onto the digit (Tsipras et al.); ASGT's maps
+# sit no further on it than PGD-AT's. Of ASGT's two extra terms, the masked KL term moves only the
+# removal gap under the uniform fill it trains on, its own training noise, not faithfulness; the clean
+# term's gain in clean accuracy shows with the short `ci` recipe and not once the regimes train to a
+# held-out plateau (`cpu`): stopping early compared how fast the regimes learn. The cost: each ASGT
+# step runs the attack, a saliency pass and three forward passes (compare the seconds per epoch above;
+# `sgt-course step-cost` measures the step ratio against PGD-AT).
 #
 # ## 7 · CIFAR-10 with the compact ResNet (gpu profile)
 #
 # The paper's second headline: CIFAR-10, where it reports +20 points for ASGT under PGD at
-# ε = 0.02. In the `gpu` profile this cell trains the four regimes with the same recipe on
+# ε = 0.02. In the `gpu` profile this cell trains the five regimes with the same recipe on
 # CIFAR-10 (adversarial training at ε = 8/255; the standard and SGT models come from notebook 5's
 # cache) and repeats sections 3, 4 and 6; elsewhere it says how to run it. We have not run it on a GPU
 # yet, so it asserts no margin: read your own numbers against the paper's. Offline, CIFAR-10 falls
@@ -296,7 +417,7 @@ if profile.cifar10:
                      for name, model in cifar_models.items()}
     plot_removal_curves(cifar_removal, title=f"{cifar_train.source}: gradient-ranked removal");
     cifar_summary = regime_summary(cifar_models, cifar_histories, cifar_test, cifar_robustness["PGD"], cifar_removal, 0.02)
-    summary_bars(cifar_summary, title=f"{cifar_train.source}: the four regimes");
+    summary_bars(cifar_summary, title=f"{cifar_train.source}: the five regimes");
     for name, row in cifar_summary.items():
         print(f"{name:<9} " + ", ".join(f"{metric} {value:.3f}" for metric, value in row.items()))
 else:
@@ -306,7 +427,7 @@ else:
 # %% [markdown]
 # ## 8 · Explore
 #
-# The ε of the attack at test time, for all four models:
+# The ε of the attack at test time, for all five models:
 
 # %%
 from sgt_course.widgets import attack_explorer
@@ -368,7 +489,9 @@ assert check_asgt_loss(my_asgt_loss)
 #
 # - ASGT = adversarial training + SGT's masking consistency, applied to the adversarial example
 #   (`losses.asgt_loss`); the attack comes before the masking.
-# - Trained with the same recipe on real MNIST digits, ASGT resisted PGD at ε = 0.2 (35-75 %) where the
-#   standard and SGT models fell to 2-31 %; against PGD adversarial training it was on par (ahead with
-#   one model, behind with the other, by a few points) and kept as much or more clean accuracy.
+# - Trained with the same recipe on real MNIST digits, ASGT resisted the audit's attacks at ε = 0.2 where
+#   the standard and SGT models did not. The comparison that matters is with PGD adversarial training,
+#   with and without ASGT's clean term, trained long enough: section 6 gives the recorded verdicts.
+# - Adversarial training alone already moves the maps onto the digit: ASGT's interpretability claim has
+#   to beat that baseline, under a fill no regime trained on.
 # - It costs an attack, a saliency pass and three forward passes per step.
