@@ -146,7 +146,7 @@ def test_attack_figure_and_explorer(monkeypatch):
     models = {"a": SmallCNN(width=4).eval(), "b": SmallCNN(width=4).eval()}
     x, y = torch.rand(3, 1, 28, 28), torch.tensor([1, 2, 3])
     figure = render_attack(models, x[0], 1, "fgsm", 0.1)
-    assert len(figure.axes) == 8
+    assert len(figure.axes) == 8 + 2, "two rows of four panels, a colour bar per perturbation"
     drawn = []
     monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: drawn.append(render()))
     box = attack_explorer(models, x, y, eps_max=0.3)
