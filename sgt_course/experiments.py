@@ -113,6 +113,10 @@ def robust_models(profile: Profile, train: ImageSet, test: ImageSet | None = Non
     return {name: model for name, (model, _) in trained.items()}, {name: h for name, (_, h) in trained.items()}
 
 
+#: The regimes that train on adversarial examples, and so stop on held-out PGD accuracy.
+ADVERSARIAL = ("adversarial", "asgt")
+
+
 def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | None = None, *, seed: int = 0,
                  progress: bool = True, **changes: object) -> tuple[nn.Module, History]:
     """One of notebook 6's regimes (a name in :data:`~sgt_course.recipes.ROBUST_REGIMES`) trained with its
@@ -139,10 +143,6 @@ def robust_model(profile: Profile, name: str, train: ImageSet, test: ImageSet | 
                                      profile.robust_plateau.patience, seed=seed)
     return image_model(robust_profile(profile), regime, data, test, seed=seed, progress=progress,
                        early_stopping=stopping, **{**settings, **changes})
-
-
-#: The regimes that train on adversarial examples, and so stop on held-out PGD accuracy.
-ADVERSARIAL = ("adversarial", "asgt")
 
 
 def _hold_out(data: ImageSet, n: int) -> tuple[ImageSet, ImageSet]:
