@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sgt_course.tools.headless import run_cells
+from sgt_course.tools.headless import INLINE_BACKEND, run_cells
 
 
 def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tmp_path, capfd):
@@ -61,5 +61,5 @@ def test_the_time_to_the_first_figure_is_when_the_first_cell_that_draws_one_fini
     nb = new_notebook(cells=[new_code_cell("import time; time.sleep(1.5)"),
                              new_code_cell("import matplotlib.pyplot as plt; plt.plot([1, 2]); plt.show()"),
                              new_code_cell("time.sleep(1.5); plt.plot([2, 1]); plt.show()")])
-    seconds, error, first_figure = run_cells(nb, tmp_path, timeout=120)
+    seconds, error, first_figure = run_cells(nb, tmp_path, timeout=120, backend=INLINE_BACKEND)
     assert error is None and 1.5 < first_figure < seconds - 1.4
