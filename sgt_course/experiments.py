@@ -28,7 +28,8 @@ from sgt_course.models import BiLSTMClassifier, build_model, build_timeseries_mo
 from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS, Profile, robust_profile, robust_regimes
 from sgt_course.removal import RemovalCurve, remove_features
 from sgt_course.robustness import RobustnessCurve, robust_accuracy
-from sgt_course.training import EarlyStopping, History, evaluate, fit, load_or_train
+from sgt_course.stats import Interval, accuracy
+from sgt_course.training import EarlyStopping, History, correct, evaluate, fit, load_or_train
 
 
 def image_data(profile: Profile, device: object = "cpu", dataset: str | None = None, *,
@@ -172,7 +173,7 @@ def held_out_stopping(held_out: ImageSet, eps: float, monitor: str, patience: in
 
 def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], train: ImageSet, test: ImageSet,
                   fraction: float, *, method: str = "gradient", fill: str = "linear", seed: int = 0,
-                  progress: bool = True) -> dict[str, float]:
+                  progress: bool = True) -> dict[str, Interval]:
     """ROAR, remove and retrain (Hooker et al., NeurIPS 2019): per ranker, the test accuracy of a fresh
     standard model trained and tested on images whose ``fraction`` most salient pixels were removed.
 
@@ -182,7 +183,7 @@ def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], tra
     profile's architecture and recipe is trained on the result, from the cache when it is there (the key
     holds a fingerprint of the ranker's weights). Because the new model learns the removed inputs, the
     fill is no longer out of distribution: lower accuracy means the ranking removed more of what the
-    task needs. Returns ``{ranker name: accuracy}``.
+    task needs. Returns ``{ranker name: accuracy}``, each with its 95 % (Wilson) interval over the test images.
     """
     architecture = profile.image_model
 
@@ -203,7 +204,7 @@ def roar_accuracy(profile: Profile, rankers: Mapping[str, nn.Module | None], tra
                             {"model": architecture, "width": profile.width, "removed": removal},
                             build, "standard", removed_train, removed_test, epochs=profile.epochs,
                             batch_size=profile.batch_size, lr=profile.lr, seed=seed, progress=progress, settings={})
-        results[name] = evaluate(model, removed_test)
+        results[name] = accuracy(correct(model, removed_test))
     return results
 
 

@@ -74,16 +74,29 @@ def _ranks(x: Tensor) -> Tensor:
     return (below + up_to - 1).float() / 2
 
 
-def spearman(a: Tensor, b: Tensor) -> Tensor:
+def spearman(a: Tensor, b: Tensor, where: Tensor | None = None) -> Tensor:
     """Spearman rank correlation between two maps, per sample: (N, ...) x (N, ...) -> (N,) in [-1, 1].
 
     Tied values get their average rank, so large areas of exact zeros (e.g. Input×Gradient on a
-    black background) count as one tie rather than as an arbitrary order.
+    black background) count as one tie rather than as an arbitrary order. Such a tie, shared by both maps
+    whatever the model, pulls ρ towards 1 on its own; ``where`` ((N, ...) bool, as many features per sample)
+    restricts the correlation to the features it marks, e.g. ``where=x > 0``, a digit's strokes: ρ is then
+    computed over each sample's marked features alone (ranks among them; NaN for a sample with fewer than 2).
     """
     _check_same_batch("a", a, "b", b)
-    ra, rb = _ranks(a), _ranks(b)
-    ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
-    return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
+    if where is None:
+        ra, rb = _ranks(a), _ranks(b)
+        ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
+        return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
+    _check_same_batch("a", a, "where", where)
+    keep = where.flatten(1).to(a.device, torch.bool)
+    outside = torch.tensor(float("inf"), device=a.device)
+    # unmarked features become +inf, so they rank after every marked one and leave the marked ranks 0..m-1
+    ra, rb = (_ranks(torch.where(keep, m.flatten(1).float(), outside)) for m in (a, b))
+    count = keep.sum(1, keepdim=True).float()
+    ra, rb = ((r - (r * keep).sum(1, keepdim=True) / count.clamp_min(1)) * keep for r in (ra, rb))
+    rho = (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
+    return torch.where(count.squeeze(1) >= 2, rho, torch.full_like(rho, float("nan")))
 
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

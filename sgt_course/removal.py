@@ -18,17 +18,20 @@ were removed (Hooker et al., NeurIPS 2019). So the study
    ROAD's, Rong et al., ICML 2022);
 3. keeps a random ranking as the control of each fill: where a fill is equally familiar to both models,
    their random-ranking curves agree;
-4. repeats everything for several training seeds and reports the spread.
+4. repeats everything for several training seeds and reports the spread, with each seed's 95 % interval
+   over the images (every curve keeps which images stayed correct, so two models' gaps on the same
+   images are compared with a paired bootstrap, :func:`~sgt_course.stats.paired_difference`).
 
     study = removal_study({seed: {"standard": ..., "SGT": ...} for seed in (0, 1, 2)}, x, y)
-    study.gap("SGT", "linear")       # the gap, one value per seed
+    study.gap("SGT", "linear")                        # the gap, one value per seed
+    study.lead_intervals("SGT", "standard", "linear")  # SGT's lead, one Interval per seed
     print(study.table())
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -38,40 +41,59 @@ from sgt_course.checks import check_choice, check_choices, check_fraction
 from sgt_course.imputation import FILLS, impute
 from sgt_course.masking import top_k_mask
 from sgt_course.saliency import METHODS, attribute, feature_scores
-from sgt_course.stats import spread
+from sgt_course.stats import Interval, accuracy, bootstrap_mean, interval_spread, paired_difference
 from sgt_course.tables import markdown_table
 from sgt_course.training import as_tensors, predict
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 ORDERS = ("morf", "lerf")
 
-#: How far apart two models' ROAD gaps (or removal accuracies) must be, on every seed, before the course
-#: calls them different (:func:`sgt_course.stats.verdict`): the accuracies of a removal curve on the
-#: 128-512 images the profiles use have binomial standard errors of about 2-4.5 points.
-GAP_NOISE = 0.05
-
 
 @dataclass
 class RemovalCurve:
     """Accuracy after removing a fraction d of the features, for each d in ``fractions``: the most
-    salient first (``order="morf"``) or the least salient first (``"lerf"``), filled by ``fill``."""
+    salient first (``order="morf"``) or the least salient first (``"lerf"``), filled by ``fill``.
+    ``correct`` ((len(fractions), N) bool, where measured) says which images stayed correct at each d:
+    what the intervals are computed from."""
 
     fractions: tuple[float, ...]
     accuracy: tuple[float, ...]
     method: str
     order: str = "morf"
     fill: str = "uniform"
+    correct: Tensor | None = field(default=None, repr=False, compare=False)
 
     def at(self, fraction: float) -> float:
         """Accuracy with ``fraction`` of the features removed (must be one of ``fractions``)."""
-        if fraction not in self.fractions:
-            raise ValueError(f"fraction must be one of {self.fractions}; got {fraction!r}")
-        return self.accuracy[self.fractions.index(fraction)]
+        return self.accuracy[self._index(fraction)]
+
+    def interval(self, fraction: float) -> Interval:
+        """:meth:`at` with its 95 % (Wilson) interval over the images."""
+        return accuracy(self.outcomes(fraction))
+
+    def outcomes(self, fraction: float) -> Tensor:
+        """Which images, (N,) bool, stayed correct with ``fraction`` of the features removed."""
+        return self._outcomes()[self._index(fraction)]
 
     def area(self) -> float:
         """Mean accuracy over the fractions. MoRF: lower = the map ranked the decisive features first;
         LeRF: higher = the features it ranked last were not needed."""
         return sum(self.accuracy) / len(self.accuracy)
+
+    def image_areas(self) -> Tensor:
+        """Each image's share of the fractions at which it stayed correct, (N,): their mean is :meth:`area`."""
+        return self._outcomes().float().mean(0)
+
+    def _index(self, fraction: float) -> int:
+        if fraction not in self.fractions:
+            raise ValueError(f"fraction must be one of {self.fractions}; got {fraction!r}")
+        return self.fractions.index(fraction)
+
+    def _outcomes(self) -> Tensor:
+        if self.correct is None:
+            raise ValueError("this curve was built without its per-image outcomes (correct=None); "
+                             "removal_curve records them")
+        return self.correct
 
 
 def removal_gap(morf: RemovalCurve, lerf: RemovalCurve) -> float:
@@ -83,6 +105,13 @@ def removal_gap(morf: RemovalCurve, lerf: RemovalCurve) -> float:
     if morf.fractions != lerf.fractions:
         raise ValueError(f"the curves must share their fractions; got {morf.fractions} and {lerf.fractions}")
     return lerf.area() - morf.area()
+
+
+def image_gaps(morf: RemovalCurve, lerf: RemovalCurve) -> Tensor:
+    """Each image's share of :func:`removal_gap`, (N,): ``lerf.image_areas() − morf.image_areas()``; their mean
+    is the gap, and two models' image gaps on the same images can be compared pairwise."""
+    removal_gap(morf, lerf)  # the orders and fractions checked
+    return lerf.image_areas() - morf.image_areas()
 
 
 def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions: tuple[float, ...] = FRACTIONS,
@@ -105,11 +134,9 @@ def removal_curve(model: nn.Module, x: Tensor, y: Tensor, method: str, fractions
     for fraction in fractions:
         check_fraction("fractions", fraction)
     ranking = _ranking(model, x, y, method, order, generator, method_kwargs)
-    accuracy = []
-    for fraction in fractions:
-        filled = _remove(x, ranking, fraction, fill, sigma, generator)
-        accuracy.append((predict(model, filled, batch_size).argmax(1) == y).float().mean().item())
-    return RemovalCurve(tuple(fractions), tuple(accuracy), method, order, fill)
+    correct = torch.stack([predict(model, _remove(x, ranking, fraction, fill, sigma, generator), batch_size).argmax(1) == y
+                           for fraction in fractions]).cpu()
+    return RemovalCurve(tuple(fractions), tuple(correct.float().mean(1).tolist()), method, order, fill, correct)
 
 
 def remove_features(model: nn.Module | None, x: Tensor, y: Tensor, method: str, fraction: float,
@@ -204,6 +231,25 @@ class Figure3Curves:
         of the pixels removed: ``random(model).at(fraction) − curve(model, method).at(fraction)``."""
         return self.random(model).at(fraction) - self.curve(model, method).at(fraction)
 
+    def ranking_gap_interval(self, model: str, method: str = "gradient", fraction: float = 0.5) -> Interval:
+        """:meth:`ranking_gap` with its 95 % paired-bootstrap interval over the images (both rankings remove
+        pixels from the same images)."""
+        return paired_difference(self.random(model).outcomes(fraction).float(),
+                                 self.curve(model, method).outcomes(fraction).float())
+
+    def difference(self, model: str, over: str, ranking: str = "gradient", fraction: float = 0.5) -> Interval:
+        """``model``'s accuracy minus ``over``'s with ``fraction`` of the pixels removed by ``ranking`` (a
+        method, or ``"random"``), with its 95 % paired-bootstrap interval over the images."""
+        pick = self.random if ranking == "random" else lambda name: self.curve(name, ranking)
+        return paired_difference(pick(model).outcomes(fraction).float(), pick(over).outcomes(fraction).float())
+
+    def ranking_gap_difference(self, model: str, over: str, method: str = "gradient",
+                               fraction: float = 0.5) -> Interval:
+        """``model``'s :meth:`ranking_gap` minus ``over``'s, with its 95 % paired-bootstrap interval."""
+        def per_image(name: str) -> Tensor:
+            return self.random(name).outcomes(fraction).float() - self.curve(name, method).outcomes(fraction).float()
+        return paired_difference(per_image(model), per_image(over))
+
 
 def figure3_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, settings: str = "authors",
                    methods: Sequence[str] = FIGURE3_METHODS, fractions: tuple[float, ...] = FRACTIONS, *,
@@ -288,19 +334,49 @@ class RemovalStudy:
         return [a - b for a, b in zip(self.at(model, fill, fraction, ranking="random"),
                                       self.at(over, fill, fraction, ranking="random"))]
 
+    def gap_intervals(self, model: str, fill: str) -> list[Interval]:
+        """:meth:`gap` with each seed's 95 % bootstrap interval over the images."""
+        return [bootstrap_mean(self.image_gaps(s, model, fill)) for s in self.seeds]
+
+    def lead_intervals(self, model: str, over: str, fill: str) -> list[Interval]:
+        """:meth:`lead` with each seed's 95 % paired-bootstrap interval over the images (both models' gaps
+        are measured on the same images)."""
+        return [paired_difference(self.image_gaps(s, model, fill), self.image_gaps(s, over, fill))
+                for s in self.seeds]
+
+    def lead_change_intervals(self, model: str, over: str, fill: str, other: str) -> list[Interval]:
+        """How much larger ``model``'s lead over ``over`` is under ``fill`` than under ``other``, per seed,
+        with its 95 % paired-bootstrap interval (every fill removes pixels from the same images): does a
+        fill favour one model?"""
+        def leads(seed: int, chosen: str) -> Tensor:
+            return self.image_gaps(seed, model, chosen) - self.image_gaps(seed, over, chosen)
+        return [paired_difference(leads(s, fill), leads(s, other)) for s in self.seeds]
+
+    def random_difference_intervals(self, model: str, over: str, fill: str, fraction: float = 0.5) -> list[Interval]:
+        """:meth:`random_difference` with each seed's 95 % paired-bootstrap interval over the images."""
+        return [paired_difference(*(self.curve(s, m, fill, ranking="random").outcomes(fraction).float()
+                                    for m in (model, over))) for s in self.seeds]
+
     def table(self, fractions: tuple[float, ...] = (0.2, 0.5)) -> str:
         """A Markdown table: per fill and model, MoRF and LeRF accuracy at ``fractions``, the
-        random ranking's at the last of them, and ROAD's gap; each "mean (min–max)" over the seeds, in %."""
+        random ranking's at the last of them, and ROAD's gap; each "mean (min–max) ±h" over the seeds, in %,
+        with h the seeds' mean 95 % half-width over the images (:func:`~sgt_course.stats.interval_spread`)."""
         head = ([f"MoRF {100 * f:.0f} %" for f in fractions] + [f"LeRF {100 * f:.0f} %" for f in fractions]
                 + [f"random {100 * fractions[-1]:.0f} %", "ROAD gap"])
         rows = []
         for fill in self.fills:
             for model in self.models:
-                cells = ([self.at(model, fill, f) for f in fractions]
-                         + [self.at(model, fill, f, order="lerf") for f in fractions]
-                         + [self.at(model, fill, fractions[-1], ranking="random"), self.gap(model, fill)])
-                rows.append([fill, model, *(spread(c) for c in cells)])
+                cells = ([[self.curve(s, model, fill).interval(f) for s in self.seeds] for f in fractions]
+                         + [[self.curve(s, model, fill, order="lerf").interval(f) for s in self.seeds]
+                            for f in fractions]
+                         + [[self.curve(s, model, fill, ranking="random").interval(fractions[-1]) for s in self.seeds],
+                            self.gap_intervals(model, fill)])
+                rows.append([fill, model, *(interval_spread(c) for c in cells)])
         return markdown_table(["fill", "model", *head], rows)
+
+    def image_gaps(self, seed: int, model: str, fill: str) -> Tensor:
+        """Each image's share of ``model``'s gap under ``fill`` on ``seed``, (N,) (:func:`image_gaps`)."""
+        return image_gaps(self.curve(seed, model, fill), self.curve(seed, model, fill, order="lerf"))
 
 
 def removal_study(models: Mapping[int, Mapping[str, nn.Module]], x: Tensor, y: Tensor, method: str = "gradient",

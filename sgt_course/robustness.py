@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -20,24 +20,41 @@ from tqdm.auto import tqdm
 from sgt_course.attacks import attack_label, get_attack, pgd
 from sgt_course.checks import check_choice, check_non_negative
 from sgt_course.recipes import AUTOATTACK_BUDGET, AuditBudget
+from sgt_course.stats import Interval, accuracy
 from sgt_course.tables import markdown_table
 from sgt_course.training import as_tensors, predict
 
 
 @dataclass
 class RobustnessCurve:
-    """Accuracy under an attack for each radius ε in ``eps``."""
+    """Accuracy under an attack for each radius ε in ``eps``; ``correct`` ((len(eps), N) bool, where
+    measured) says which images the attack did not fool at each ε: what the intervals come from."""
 
     eps: tuple[float, ...]
     accuracy: tuple[float, ...]
     attack: str
+    correct: Tensor | None = field(default=None, repr=False, compare=False)
 
     def at(self, eps: float) -> float:
         """Accuracy at radius ``eps`` (must be one of ``eps``)."""
+        return self.accuracy[self._index(eps)]
+
+    def outcomes(self, eps: float) -> Tensor:
+        """Which images, (N,) bool, the attack did not fool at radius ``eps``."""
+        if self.correct is None:
+            raise ValueError("this curve was built without its per-image outcomes (correct=None); "
+                             "robust_accuracy records them")
+        return self.correct[self._index(eps)]
+
+    def interval(self, eps: float) -> Interval:
+        """:meth:`at` with its 95 % (Wilson) interval over the images."""
+        return accuracy(self.outcomes(eps))
+
+    def _index(self, eps: float) -> int:
         matches = [i for i, e in enumerate(self.eps) if abs(e - eps) < 1e-9]
         if not matches:
             raise ValueError(f"eps must be one of {self.eps}; got {eps!r}")
-        return self.accuracy[matches[0]]
+        return matches[0]
 
     def non_increasing(self, tolerance: float = 0.02) -> bool:
         """Whether accuracy never rises by more than ``tolerance`` from one ε to the next (PGD's random
@@ -57,15 +74,11 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, attack: str, eps_val
     """
     as_tensors((x, y))  # the same batch size, or a ValueError saying so
     run = get_attack(attack)
-    accuracy = []
-    for eps in eps_values:
-        correct = 0
-        for i in range(0, x.shape[0], batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            adversarial = run(model, xb, yb, eps=eps, **attack_options)
-            correct += (predict(model, adversarial).argmax(1) == yb).sum().item()
-        accuracy.append(correct / x.shape[0])
-    return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(accuracy), attack)
+    correct = torch.stack([torch.cat([predict(model, run(model, x[i:i + batch_size], y[i:i + batch_size], eps=eps,
+                                                         **attack_options)).argmax(1) == y[i:i + batch_size]
+                                      for i in range(0, x.shape[0], batch_size)]) for eps in eps_values]).cpu()
+    return RobustnessCurve(tuple(float(e) for e in eps_values), tuple(correct.float().mean(1).tolist()), attack,
+                           correct)
 
 
 def robustness_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps_values: tuple[float, ...], *,
@@ -90,11 +103,17 @@ def _seeded_start(attack: str, seed: int) -> dict[str, torch.Generator]:
 
 
 def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str:
-    """The curves of :func:`robustness_curves` as text, one row per (attack, model), one column per ε."""
-    eps = next(iter(next(iter(curves.values())).values())).eps
+    """The curves of :func:`robustness_curves` as text, one row per (attack, model), one column per ε, and
+    a last line with the number of images and the range of the accuracies' 95 % (Wilson) half-widths."""
+    every = [curve for by_model in curves.values() for curve in by_model.values()]
+    eps = every[0].eps
     header = f"{'attack':<9}{'model':<10}" + "".join(f"{'ε=' + format(e, '.4g'):<9}" for e in eps)
     rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
             for attack, by_model in curves.items() for name, curve in by_model.items()]
+    if all(curve.correct is not None for curve in every):
+        half = [100 * (i.high - i.low) / 2 for curve in every for i in map(curve.interval, curve.eps)]
+        rows.append(f"on {every[0].correct.shape[1]:,} images; 95 % intervals (Wilson) ±{min(half):.1f} to "
+                    f"±{max(half):.1f} points")
     return "\n".join(line.rstrip() for line in [header, *rows])
 
 
@@ -170,6 +189,10 @@ class RobustnessAudit:
     def worst_case(self) -> float:
         """Robust accuracy: the share of images that no attack fooled (the number to report)."""
         return self.worst_case_correct.float().mean().item()
+
+    def worst_case_interval(self) -> Interval:
+        """:attr:`worst_case` with its 95 % (Wilson) interval over the audited images."""
+        return accuracy(self.worst_case_correct)
 
     @property
     def worst_attack(self) -> str:
@@ -342,14 +365,14 @@ def robustness_audits(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, eps
 
 
 def audit_table(audits: Mapping[str, RobustnessAudit]) -> str:
-    """A Markdown table, one row per model: clean, PGD-10 and worst-case accuracy, the worst attack, and
-    which sanity checks failed."""
+    """A Markdown table, one row per model: clean, PGD-10 and worst-case accuracy in % with their 95 %
+    (Wilson) intervals over the audited images, the worst attack, and which sanity checks failed."""
     rows = []
     for name, audit in audits.items():
         failed = [c.name for c in audit.checks if not c.passed]
-        rows.append([name, f"{audit.clean.float().mean().item():.1%}", f"{audit.accuracy('PGD-10'):.1%}",
-                     f"**{audit.worst_case:.1%}**", audit.worst_attack,
+        rows.append([name, str(accuracy(audit.clean)), str(accuracy(audit.outcome("PGD-10").correct)),
+                     f"**{audit.worst_case_interval()}**", audit.worst_attack,
                      "all passed" if not failed else "FAILED: " + "; ".join(failed)])
-    eps = next(iter(audits.values())).eps
-    return markdown_table(["model", "clean", f"PGD-10, ε = {eps:g}", "worst case", "worst attack", "sanity checks"],
-                          rows)
+    first = next(iter(audits.values()))
+    return markdown_table(["model", f"clean, n = {first.clean.shape[0]:,}", f"PGD-10, ε = {first.eps:g}",
+                           "worst case", "worst attack", "sanity checks"], rows)

@@ -40,11 +40,13 @@ def randomize_top_down(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, n
 
 
 def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, method: str, *, seed: int = 0,
-                            **method_kwargs: object) -> list[tuple[str, float]]:
+                            where: Tensor | None = None, **method_kwargs: object) -> list[tuple[str, float]]:
     """Mean Spearman correlation between the trained model's map and the map after each randomization step.
 
     Methods that draw noise (SmoothGrad, the random map) get a fresh generator seeded with ``seed``
-    for every map, so the noise is the same for every model.
+    for every map, so the noise is the same for every model. ``where`` (e.g. ``x > 0``, one score per
+    feature of the map) correlates only the features it marks (:func:`~sgt_course.metrics.spearman`): on a
+    black background, maps that multiply by the input tie at 0 there under any model.
 
     Returns:
         ``[("original", 1.0), (layer, rho), ...]`` from the output layer down to the first layer. A
@@ -59,5 +61,5 @@ def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, m
     curve = [("original", 1.0)]
     for name, randomized in randomize_top_down(model, seed):
         changed = saliency_of(randomized)
-        curve.append((name, spearman(reference, changed).mean().item()))
+        curve.append((name, spearman(reference, changed, where).nanmean().item()))
     return curve

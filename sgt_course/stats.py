@@ -1,12 +1,17 @@
 """How the course reports a measured number: with its uncertainty over images and over seeds.
 
-- :func:`wilson`: the 95 % interval of an accuracy measured on n images (Wilson's score interval);
+- :func:`wilson` (:func:`accuracy`): the 95 % interval of an accuracy measured on n images (Wilson's
+  score interval);
+- :func:`bootstrap_mean`: the mean of per-image scores (a ROAD gap, a share) with a bootstrap interval;
 - :func:`paired_difference`: the difference between two models scored on the same images, with a
   paired bootstrap interval over the images;
-- :func:`spread`: one value per seed as "mean (min–max)";
-- :func:`interval_verdict`: what per-seed intervals of a difference support (the course's rule).
-- :func:`verdict`: what a difference between two models, measured on every seed, supports;
+- :func:`spread`: one value per seed as "mean (min–max)"; :func:`interval_spread`, the same with the
+  seeds' typical 95 % half-width;
+- :func:`interval_verdict`: what per-seed intervals of a difference support (the course's rule), and
   :func:`judged`, the spread and the verdict together, as the tables show them.
+
+The rule: a difference is *higher* (*lower*) only when its interval lies above (below) 0 on every seed,
+*no difference* only when every seed's interval contains 0, and *undecided* otherwise.
 """
 
 from __future__ import annotations
@@ -54,6 +59,24 @@ def wilson(correct: int, n: int, z: float = 1.96) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
 
 
+def accuracy(correct: Tensor) -> Interval:
+    """The accuracy of per-image outcomes ``correct`` ((N,) bool or 0/1) with its :func:`wilson` interval."""
+    if correct.ndim != 1 or correct.shape[0] < 1:
+        raise ValueError(f"correct must be (N,) outcomes of N >= 1 images; got shape {tuple(correct.shape)}")
+    return wilson(int(correct.sum().item()), correct.shape[0])
+
+
+def bootstrap_mean(scores: Tensor, *, resamples: int = 2000, seed: int = 0) -> Interval:
+    """mean(scores) of per-image ``scores`` ((N,), e.g. each image's ROAD gap) with a 95 % percentile
+    bootstrap interval: the images are resampled with replacement ``resamples`` times."""
+    if scores.ndim != 1 or scores.shape[0] < 2:
+        raise ValueError(f"scores must be (N,) per-image scores of N >= 2 images; got shape {tuple(scores.shape)}")
+    scores = scores.double().cpu()
+    draws = torch.randint(0, scores.shape[0], (resamples, scores.shape[0]), generator=torch.Generator().manual_seed(seed))
+    low, high = torch.quantile(scores[draws].mean(1), torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return Interval(scores.mean().item(), low, high)
+
+
 def paired_difference(a: Tensor, b: Tensor, *, resamples: int = 2000, seed: int = 0) -> Interval:
     """mean(a) − mean(b) for two models scored on the **same** images (``a``, ``b``: (N,) per-image scores,
     e.g. 1.0 where the model was right), with a 95 % percentile interval from a paired bootstrap: the images
@@ -61,14 +84,7 @@ def paired_difference(a: Tensor, b: Tensor, *, resamples: int = 2000, seed: int 
     reflects how the models differ on the same inputs rather than two independent samples' noise."""
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"a and b must be (N,) scores of the same images; got {tuple(a.shape)} and {tuple(b.shape)}")
-    if a.shape[0] < 2:
-        raise ValueError("a paired bootstrap needs at least 2 images")
-    difference = (a.double() - b.double()).cpu()
-    draws = torch.randint(0, difference.shape[0], (resamples, difference.shape[0]),
-                          generator=torch.Generator().manual_seed(seed))
-    means = difference[draws].mean(1)
-    low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-    return Interval(difference.mean().item(), low, high)
+    return bootstrap_mean(a.double() - b.double(), resamples=resamples, seed=seed)
 
 
 def spread(values: Sequence[float], *, percent: bool = True) -> str:
@@ -81,42 +97,26 @@ def spread(values: Sequence[float], *, percent: bool = True) -> str:
     return f"{mean:.1f} (one seed)" if len(values) == 1 else f"{mean:.1f} ({low:.1f}–{high:.1f})"
 
 
-#: The verdicts of :func:`verdict` and :func:`interval_verdict`.
+def interval_spread(intervals: Sequence[Interval]) -> str:
+    """Per-seed estimates with their intervals as "mean (min–max) ±h" in percent (points), where h is the
+    mean half-width of the seeds' 95 % intervals: ``"57.8 (55.0–60.1) ±4.3"``; one seed: ``"57.8 ±4.3"``."""
+    if not intervals:
+        raise ValueError("intervals must hold at least one Interval")
+    half = 100 * statistics.fmean((i.high - i.low) / 2 for i in intervals)
+    estimates = [i.estimate for i in intervals]
+    centre = f"{100 * estimates[0]:.1f}" if len(estimates) == 1 else spread(estimates)
+    return f"{centre} ±{half:.1f}"
+
+
+#: The verdicts of :func:`interval_verdict`.
 VERDICTS = ("higher", "lower", "no difference", "undecided")
-
-
-def verdict(differences: Sequence[float], noise: float) -> str:
-    """What a difference a − b between two models, one value per seed, supports: ``"higher"`` when it is
-    above ``+noise`` on every seed, ``"lower"`` when below ``−noise`` on every seed, ``"no difference"``
-    when within ±``noise`` on every seed, and ``"undecided"`` otherwise (the seeds disagree, or some lie
-    in the noise and some outside it).
-
-    Args:
-        differences: a − b per seed.
-        noise: the size below which a difference is not told apart from measurement noise (>= 0).
-    """
-    if not differences:
-        raise ValueError("differences must hold at least one number")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0; got {noise!r}")
-    if all(d > noise for d in differences):
-        return "higher"
-    if all(d < -noise for d in differences):
-        return "lower"
-    if all(abs(d) <= noise for d in differences):
-        return "no difference"
-    return "undecided"
-
-
-def judged(differences: Sequence[float], noise: float) -> str:
-    """A difference per seed as its :func:`spread` and its :func:`verdict`, e.g. ``"7.9 (6.1–9.0) → higher"``."""
-    return f"{spread(differences)} → {verdict(differences, noise)}"
 
 
 def interval_verdict(intervals: Sequence[Interval]) -> str:
     """The course's rule for a difference a − b measured on several seeds, each with its interval:
     ``"higher"`` (or ``"lower"``) when every seed's interval lies above (below) 0, ``"no difference"``
-    when every interval contains 0, and ``"undecided"`` otherwise."""
+    when every interval contains 0, and ``"undecided"`` otherwise (the seeds disagree, or some exclude 0
+    and some do not)."""
     if not intervals:
         raise ValueError("intervals must hold at least one Interval")
     if all(i.low > 0 for i in intervals):
@@ -126,3 +126,9 @@ def interval_verdict(intervals: Sequence[Interval]) -> str:
     if not any(i.excludes_zero() for i in intervals):
         return "no difference"
     return "undecided"
+
+
+def judged(intervals: Sequence[Interval]) -> str:
+    """A difference's per-seed intervals as their :func:`interval_spread` and :func:`interval_verdict`,
+    e.g. ``"7.9 (6.1–9.0) ±3.1 → higher"``."""
+    return f"{interval_spread(intervals)} → {interval_verdict(intervals)}"

@@ -124,12 +124,18 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> Tensor:
         return torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)])
 
 
-def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:
-    """Accuracy of ``model`` on ``data`` (a fraction in [0, 1])."""
+def correct(model: nn.Module, data: Data, batch_size: int = 1000) -> Tensor:
+    """Which samples of ``data`` ``model`` classifies correctly: (N,) bool on the CPU, from which
+    :func:`sgt_course.stats.accuracy` gives the accuracy with its interval."""
     x, y = as_tensors(data)
     if x.shape[0] == 0:
         raise ValueError("data is empty")
-    return (predict(model, x, batch_size).argmax(1).cpu() == y.cpu()).float().mean().item()
+    return predict(model, x, batch_size).argmax(1).cpu() == y.cpu()
+
+
+def evaluate(model: nn.Module, data: Data, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` on ``data`` (a fraction in [0, 1])."""
+    return correct(model, data, batch_size).float().mean().item()
 
 
 def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, *,

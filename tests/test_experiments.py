@@ -141,7 +141,7 @@ def test_roar_retrains_once_per_ranker_and_loads_from_the_cache_after(capsys):
     ranker = build_model("small_cnn", width=8)
     rankers = {"gradient": ranker, "random": None}
     first = roar_accuracy(profile, rankers, train, test, 0.5, progress=False)
-    assert list(first) == ["gradient", "random"] and all(0 <= a <= 1 for a in first.values())
+    assert list(first) == ["gradient", "random"] and all(0 <= a.low <= a.estimate <= a.high <= 1 for a in first.values())
     assert capsys.readouterr().out.count("trained ") == 2
     assert roar_accuracy(profile, rankers, train, test, 0.5, progress=False) == first
     assert "trained " not in capsys.readouterr().out

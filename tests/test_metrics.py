@@ -64,3 +64,19 @@ def test_foreground_share_is_one_on_the_strokes_and_the_foreground_fraction_for_
     assert foreground_share(noise, x[:1].expand(2000, -1, -1, -1)).mean().item() == pytest.approx(0.08, abs=0.01)
     with pytest.raises(ValueError, match="at least one feature"):
         foreground_share(noise[:2], torch.zeros(2, 1, 10, 10))
+
+
+def test_spearman_where_ranks_each_sample_among_its_marked_features_only():
+    """Restricted to a mask, ρ equals the plain ρ of the marked features taken alone, sample by sample; a
+    shared tie outside the mask (a black background at 0 in both maps) no longer counts."""
+    torch.manual_seed(0)
+    a, b = torch.rand(4, 1, 6, 6), torch.rand(4, 1, 6, 6)
+    where = torch.rand(4, 1, 6, 6) > 0.5
+    expected = [spearman(a[i][where[i]][None], b[i][where[i]][None]).item() for i in range(4)]
+    assert spearman(a, b, where).tolist() == pytest.approx(expected, abs=1e-6)
+    background = where.clone()
+    a[~background], b[~background] = 0.0, 0.0  # the same tie in both maps, whatever the model
+    assert (spearman(a, b) > spearman(a, b, background)).all(), "the tie alone pulls ρ up"
+    lonely = torch.zeros_like(where)
+    lonely[0, 0, 0, 0] = True
+    assert torch.isnan(spearman(a, b, lonely)).all(), "fewer than 2 marked features: no correlation"

@@ -16,6 +16,7 @@ from sgt_course.removal import (
     removal_study,
     remove_features,
 )
+from sgt_course.stats import interval_verdict
 
 FRACTIONS = (0.0, 0.25, 0.5)
 
@@ -61,6 +62,33 @@ def test_the_summaries_are_per_seed_and_computed_from_the_curves(setting):
     table = study.table(fractions=(0.25, 0.5)).splitlines()
     assert table[0].startswith("| fill | model | MoRF 25 % | MoRF 50 % | LeRF 25 % | LeRF 50 %")
     assert [line.split(" | ")[:2] for line in table[2:]] == [["| zero", "standard"], ["| zero", "SGT"]]
+
+
+def test_the_intervals_come_from_the_images_each_curve_kept(setting):
+    """The per-image outcomes reproduce every accuracy, the image gaps average to the gap, and a model
+    compared with itself differs by exactly 0 (so "no difference") while the table shows ± half-widths."""
+    models, x, y = setting
+    study = removal_study(models, x, y, "gradient", ("zero",), FRACTIONS, progress=False)
+    curve = study.curve(3, "SGT", "zero")
+    assert curve.correct.shape == (len(FRACTIONS), 12) and curve.correct.dtype == torch.bool
+    assert [curve.outcomes(f).float().mean().item() for f in FRACTIONS] == pytest.approx(list(curve.accuracy))
+    assert curve.interval(0.5).low <= curve.at(0.5) <= curve.interval(0.5).high
+    gaps = study.gap_intervals("SGT", "zero")
+    assert [g.estimate for g in gaps] == pytest.approx(study.gap("SGT", "zero"))
+    leads = study.lead_intervals("SGT", "standard", "zero")
+    assert [i.estimate for i in leads] == pytest.approx(study.lead("SGT", "standard", "zero"))
+    assert all(i.low <= i.estimate <= i.high for i in leads)
+    itself = study.lead_intervals("SGT", "SGT", "zero")
+    assert interval_verdict(itself) == "no difference" and all(i.high - i.low == 0 for i in itself)
+    change = removal_study(models, x, y, "gradient", ("zero", "linear"), FRACTIONS, progress=False)
+    expected = [u - f for u, f in zip(change.lead("SGT", "standard", "zero"), change.lead("SGT", "standard", "linear"))]
+    assert [i.estimate for i in change.lead_change_intervals("SGT", "standard", "zero", "linear")] == pytest.approx(
+        expected)
+    randoms = study.random_difference_intervals("SGT", "standard", "zero")
+    assert [i.estimate for i in randoms] == pytest.approx(study.random_difference("SGT", "standard", "zero"))
+    assert study.table(fractions=(0.25, 0.5)).count("±") == 2 * 6, "each of the six cells of both rows shows its half-width"
+    with pytest.raises(ValueError, match="built without its per-image outcomes"):
+        RemovalCurve((0.0,), (1.0,), "gradient").interval(0.0)
 
 
 def test_the_two_models_of_a_seed_see_the_same_random_ranking(setting):
@@ -239,3 +267,16 @@ def test_remove_features_takes_no_model_only_for_a_random_ranking(mnist_model):
         remove_features(None, x, y, "gradient", 0.25)
     with pytest.raises(ValueError, match=r"fraction must be a fraction of the features in \[0, 1\)"):
         remove_features(None, x, y, "random", 1.0)
+
+
+def test_figure3_s_differences_are_paired_over_the_same_images(setting):
+    models, x, y = setting
+    curves = figure3_curves(models[3], x, y, "course", ("gradient",))
+    gap = curves.ranking_gap_interval("SGT")
+    assert gap.estimate == pytest.approx(curves.ranking_gap("SGT")) and gap.low <= gap.estimate <= gap.high
+    difference = curves.difference("SGT", "standard", "random", 0.5)
+    assert difference.estimate == pytest.approx(curves.random("SGT").at(0.5) - curves.random("standard").at(0.5))
+    both = curves.ranking_gap_difference("SGT", "standard")
+    assert both.estimate == pytest.approx(curves.ranking_gap("SGT") - curves.ranking_gap("standard"))
+    itself = curves.ranking_gap_difference("SGT", "SGT")
+    assert (itself.low, itself.high) == (0.0, 0.0)

@@ -18,8 +18,12 @@ def test_robustness_curves_attack_every_model_with_the_same_seeded_start():
         assert curves["PGD"][name].accuracy == expected.accuracy
     assert robustness_curves(models, x, y, (0.0, 0.1, 0.3)) == curves, "a seeded run repeats exactly"
     table = robustness_table(curves).splitlines()
-    assert len(table) == 1 + 3 * 2 and table[0].split()[2:] == ["ε=0", "ε=0.1", "ε=0.3"]
+    assert len(table) == 1 + 3 * 2 + 1 and table[0].split()[2:] == ["ε=0", "ε=0.1", "ε=0.3"]
     assert table[3].startswith("PGD      a ") and table[3].count("%") == 3
+    assert table[-1].startswith("on 16 images; 95 % intervals (Wilson) ±"), table[-1]
+    pgd_a = curves["PGD"]["a"]
+    assert pgd_a.outcomes(0.1).shape == (16,) and pgd_a.outcomes(0.1).float().mean().item() == pgd_a.at(0.1)
+    assert pgd_a.interval(0.0).low <= pgd_a.at(0.0) <= pgd_a.interval(0.0).high
     with pytest.raises(ValueError, match="attack must be one of"):
         robustness_curves(models, x, y, (0.1,), attacks=("cw",))
 

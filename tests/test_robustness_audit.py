@@ -81,7 +81,8 @@ def test_several_models_meet_a_transfer_attack_from_the_source_and_the_table_nam
     assert "transfer" in [o.name for o in audits["other"].outcomes]
     assert {c.name for c in audits["other"].checks} >= {"transfer does not beat white-box"}
     lines = audit_table(audits).splitlines()
-    assert lines[0].startswith("| model | clean | PGD-10, ε = 0.05 | worst case") and len(lines) == 4
+    assert lines[0].startswith("| model | clean, n = 64 | PGD-10, ε = 0.05 | worst case") and len(lines) == 4
+    assert lines[2].count(" [") == 3, "clean, PGD-10 and worst case each carry their interval"
 
 
 def test_the_audit_repeats_exactly_and_leaves_the_global_random_state_alone():

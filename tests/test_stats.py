@@ -3,7 +3,17 @@
 import pytest
 import torch
 
-from sgt_course.stats import Interval, interval_verdict, judged, paired_difference, spread, verdict, wilson
+from sgt_course.stats import (
+    Interval,
+    accuracy,
+    bootstrap_mean,
+    interval_spread,
+    interval_verdict,
+    judged,
+    paired_difference,
+    spread,
+    wilson,
+)
 from sgt_course.tables import markdown_table
 
 
@@ -23,22 +33,28 @@ def test_markdown_table_writes_a_header_a_rule_and_a_line_per_row():
         markdown_table([], [])
 
 
-@pytest.mark.parametrize("differences, expected", [
-    ([0.08, 0.12, 0.06], "higher"), ([-0.2, -0.06], "lower"), ([0.01, -0.04, 0.0], "no difference"),
-    ([0.08, -0.08], "undecided"), ([0.08, 0.02], "undecided"), ([0.05], "no difference")])
-def test_a_verdict_needs_every_seed_on_the_same_side_of_the_noise(differences, expected):
-    assert verdict(differences, noise=0.05) == expected
+def test_judged_gives_the_spread_the_typical_half_width_and_the_verdict():
+    above = [Interval(0.06, 0.03, 0.09), Interval(0.08, 0.04, 0.12)]
+    assert judged(above) == "7.0 (6.0–8.0) ±3.5 → higher"
+    assert judged([Interval(0.01, -0.02, 0.04)]) == "1.0 ±3.0 → no difference"
+    assert interval_spread([Interval(0.5, 0.45, 0.55)]) == "50.0 ±5.0"
+    with pytest.raises(ValueError, match="at least one Interval"):
+        interval_spread([])
 
 
-def test_verdict_checks_its_arguments():
-    with pytest.raises(ValueError, match="at least one number"):
-        verdict([], 0.05)
-    with pytest.raises(ValueError, match="noise must be >= 0"):
-        verdict([0.1], -0.01)
+def test_accuracy_is_the_wilson_interval_of_per_image_outcomes():
+    assert accuracy(torch.tensor([True] * 81 + [False] * 19)) == wilson(81, 100)
+    with pytest.raises(ValueError, match=r"\(N,\) outcomes"):
+        accuracy(torch.ones(2, 3, dtype=torch.bool))
 
 
-def test_judged_gives_the_spread_and_the_verdict():
-    assert judged([0.06, 0.08], 0.05) == "7.0 (6.0–8.0) → higher"
+def test_a_bootstrap_mean_covers_the_mean_and_narrows_with_more_images():
+    torch.manual_seed(0)
+    few, many = bootstrap_mean(torch.rand(50)), bootstrap_mean(torch.rand(5000))
+    assert few.low < few.estimate < few.high and many.low < 0.5 < many.high
+    assert (many.high - many.low) < (few.high - few.low) / 5, "the width falls like 1/√N"
+    with pytest.raises(ValueError, match="N >= 2"):
+        bootstrap_mean(torch.ones(1))
 
 
 def test_wilson_matches_the_textbook_values_and_stays_inside_0_and_1():
