@@ -3,10 +3,12 @@ from ``benchmarks/claims-<profile>.json`` instead of typing it, so the prose fol
 
     cpu = recorded("cpu")
     cpu.range("6 · worst case at ε = 0.2, ASGT minus PGD-AT")   # "+1.2 to +3.4 points over 3 seeds"
+    cpu.intervals("6 · worst case at ε = 0.2, ASGT minus PGD-AT")  # each seed's 95 % interval
     cpu.source()                                                 # which run measured it: date, machine, code
 
-Each file holds what ``sgt-course claims --profile <p> --record`` measured (every quantity, per seed) and
-its run record: the date, the machine, the data, the seeds and the fingerprint of the library that ran.
+Each file holds what ``sgt-course claims --profile <p> --record`` measured (every quantity, per seed, and
+the 95 % interval over the images of those that have one) and its run record: the date, the machine, the
+data, the seeds and the fingerprint of the library that ran.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import difflib
 import json
 import os
 import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sgt_course.stats import verdict
+from sgt_course.stats import Interval, interval_verdict
 
 #: Where the records are read from when set; otherwise the repository's ``benchmarks/`` folder.
 RECORDS_ENV = "SGT_COURSE_RECORDS"
@@ -40,12 +42,14 @@ def record_path(profile: str) -> Path:
 
 @dataclass(frozen=True)
 class Record:
-    """One profile's recorded claims: ``results[quantity][seed]`` and the ``run`` that measured them
-    (``date``, ``machine``, ``data``, ``seeds``, ``library``)."""
+    """One profile's recorded claims: ``results[quantity][seed]``, ``bounds[quantity][seed]`` (the 95 %
+    interval's (low, high) over the images, for the quantities that have one) and the ``run`` that
+    measured them (``date``, ``machine``, ``data``, ``seeds``, ``library``)."""
 
     profile: str
     run: dict[str, Any]
     results: dict[str, dict[int, float]]
+    bounds: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)
 
     def values(self, quantity: str) -> list[float]:
         """The quantity's value on every recorded seed, in seed order.
@@ -60,9 +64,18 @@ class Record:
         by_seed = self.results[quantity]
         return [by_seed[seed] for seed in sorted(by_seed)]
 
-    def difference(self, quantity: str, other: str) -> list[float]:
-        """``quantity`` minus ``other``, seed by seed (models of one seed compared)."""
-        return [a - b for a, b in zip(self.values(quantity), self.values(other), strict=True)]
+    def intervals(self, quantity: str) -> list[Interval]:
+        """The quantity on every recorded seed with its 95 % interval over the images, in seed order.
+
+        Raises:
+            KeyError: no such quantity, or one recorded without intervals.
+        """
+        values = self.values(quantity)
+        if quantity not in self.bounds:
+            raise KeyError(f"{quantity!r} is recorded for the {self.profile!r} profile without intervals; "
+                           f"`sgt-course claims --record` records them for accuracies, gaps and differences")
+        by_seed = self.bounds[quantity]
+        return [Interval(value, *by_seed[seed]) for value, seed in zip(values, sorted(by_seed), strict=True)]
 
     def range(self, quantity: str, *, unit: str = "points", signed: bool = True) -> str:
         """The quantity over seeds as "low to high unit over n seeds" (:func:`phrase`)."""
@@ -111,7 +124,9 @@ def recorded(profile: str) -> Record:
         raise ValueError(f"{path} is not a claims record of the {profile!r} profile")
     results = {quantity: {int(seed): float(v) for seed, v in by_seed.items()}
                for quantity, by_seed in saved["results"].items()}
-    return Record(profile, saved.get("run", {}), results)
+    bounds = {quantity: {int(seed): (float(low), float(high)) for seed, (low, high) in by_seed.items()}
+              for quantity, by_seed in saved.get("intervals", {}).items()}
+    return Record(profile, saved.get("run", {}), results, bounds)
 
 
 def recorded_profiles(profiles: Sequence[str] = ("ci", "cpu", "gpu")) -> dict[str, Record]:
@@ -125,14 +140,15 @@ def recorded_profiles(profiles: Sequence[str] = ("ci", "cpu", "gpu")) -> dict[st
     return found
 
 
-def across(records: Mapping[str, Record], values: Callable[[Record], list[float]], noise: float, *,
-           unit: str = "points") -> tuple[str, str]:
-    """One difference read from every record: its :func:`~sgt_course.stats.verdict` where every profile
-    gives the same one (else ``"undecided"``), and its range per profile, e.g. ``("higher", "ci: +4.1 to
-    +5.3 points over 3 seeds; cpu: +0.8 to +2.0 points over 3 seeds")``."""
+def across(records: Mapping[str, Record], quantity: str, *, unit: str = "points") -> tuple[str, str]:
+    """One recorded difference read from every record: its :func:`~sgt_course.stats.interval_verdict`
+    where every profile gives the same one (else ``"undecided"``), and its range per profile with the seeds'
+    mean 95 % half-width, e.g. ``("higher", "ci: +4.1 to +5.3 points over 3 seeds, each ±2.0; cpu: ...")``."""
     if not records:
         raise ValueError("records must hold at least one Record")
-    measured = {name: values(record) for name, record in records.items()}
-    verdicts = {verdict(v, noise) for v in measured.values()}
-    ranges = "; ".join(f"{name}: {phrase(v, unit=unit)}" for name, v in measured.items())
+    measured = {name: record.intervals(quantity) for name, record in records.items()}
+    verdicts = {interval_verdict(intervals) for intervals in measured.values()}
+    ranges = "; ".join(f"{name}: {phrase([i.estimate for i in intervals], unit=unit)}, each "
+                       f"±{100 * statistics.fmean((i.high - i.low) / 2 for i in intervals):.1f}"
+                       for name, intervals in measured.items())
     return (verdicts.pop() if len(verdicts) == 1 else "undecided"), ranges

@@ -12,7 +12,9 @@ def records(tmp_path, monkeypatch):
     monkeypatch.setenv(RECORDS_ENV, str(tmp_path))
     saved = {"profile": "cpu", "run": {"date": "2026-12-01 18:00 UTC", "machine": "2 cores", "seeds": [0, 1, 2]},
              "results": {"6 · lead": {"2": 0.087, "0": -0.039, "1": 0.01}, "0/2 · clean accuracy, SGT": {"0": 0.953},
-                         "6 · clean accuracy, ASGT": {"0": 0.941, "1": 0.953, "2": 0.947}}}
+                         "6 · clean accuracy, ASGT": {"0": 0.941, "1": 0.953, "2": 0.947}},
+             "intervals": {"6 · lead": {"0": [-0.06, -0.02], "1": [-0.01, 0.03], "2": [0.06, 0.11]},
+                           "6 · clean accuracy, ASGT": {"0": [0.92, 0.96], "1": [0.94, 0.97], "2": [0.93, 0.96]}}}
     (tmp_path / "claims-cpu.json").write_text(json.dumps(saved))
     return tmp_path
 
@@ -24,7 +26,10 @@ def test_a_recorded_quantity_reads_as_a_range_over_seeds(records):
     assert cpu.range("6 · clean accuracy, ASGT", unit="%", signed=False) == "94.1 to 95.3 % over 3 seeds"
     assert cpu.range("0/2 · clean accuracy, SGT", unit="%", signed=False) == "95.3 % (one seed)"
     assert cpu.mean("6 · clean accuracy, ASGT") == pytest.approx(0.947)
-    assert cpu.difference("6 · clean accuracy, ASGT", "6 · lead") == pytest.approx([0.98, 0.943, 0.86])
+    assert [(i.estimate, i.low, i.high) for i in cpu.intervals("6 · lead")] == [
+        (-0.039, -0.06, -0.02), (0.01, -0.01, 0.03), (0.087, 0.06, 0.11)], "each seed's value with its interval"
+    with pytest.raises(KeyError, match="without intervals"):
+        cpu.intervals("0/2 · clean accuracy, SGT")
     assert cpu.source() == "`sgt-course claims --profile cpu`, seeds 0, 1, 2, 2026-12-01 18:00 UTC, 2 cores"
 
 
@@ -50,6 +55,9 @@ def test_a_difference_across_profiles_has_one_verdict_only_when_the_profiles_agr
     found = recorded_profiles(("cpu", "gpu"))
     assert list(found) == ["cpu"] and "no recorded claims for gpu" in capsys.readouterr().out
     both = {"ci": found["cpu"], "cpu": found["cpu"]}
-    assert across(both, lambda r: r.values("6 · clean accuracy, ASGT"), 0.05) == (
-        "higher", "ci: +94.1 to +95.3 points over 3 seeds; cpu: +94.1 to +95.3 points over 3 seeds")
-    assert across(both, lambda r: r.values("6 · lead"), 0.05)[0] == "undecided"
+    assert across(both, "6 · clean accuracy, ASGT") == (
+        "higher", "ci: +94.1 to +95.3 points over 3 seeds, each ±1.7; cpu: +94.1 to +95.3 points over 3 seeds, each ±1.7")
+    assert across(both, "6 · lead")[0] == "undecided", "one seed's interval lies below 0, one contains it"
+    no_difference = {"cpu": found["cpu"].__class__("cpu", {}, {"d": {0: 0.01, 1: -0.01}},
+                                                    {"d": {0: (-0.02, 0.04), 1: (-0.03, 0.01)}})}
+    assert across(no_difference, "d")[0] == "no difference"
