@@ -71,17 +71,24 @@ def saliency_explorer(model: nn.Module, x: Tensor, y: Tensor, methods: Sequence[
     return widgets.VBox([widgets.HBox([sample, method]), signed, output])
 
 
+#: The fills the explorers offer for their removal curves, ROAD's first: the course shows (notebook 2,
+#: section 5) that the uniform fill SGT trains on favours SGT, so the fair fill is the default.
+EXPLORER_FILLS = {"ROAD's linear": "linear", "uniform (SGT's training noise)": "uniform", "zero": "zero",
+                  "image mean": "mean"}
+
+
 def render_sgt_comparison(standard: nn.Module, sgt: nn.Module, x: Tensor, y: Tensor, *, title: str = "",
                           fractions: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-                          label: str = "SGT") -> Figure:
-    """Gradient maps of a standard and an SGT (or ``label``) model on the same images, and their removal curves."""
+                          label: str = "SGT", fill: str = "linear") -> Figure:
+    """Gradient maps of a standard and an SGT (or ``label``) model on the same images, and their removal
+    curves with the removed pixels filled by ``fill`` (ROAD's linear imputation by default)."""
 
     show = x[:4]
     maps = {"standard": attribute("gradient", standard, show, y[:4]), label: attribute("gradient", sgt, show, y[:4])}
-    curves = {name: removal_curve(model, x, y, "gradient", fractions=tuple(fractions),
+    curves = {name: removal_curve(model, x, y, "gradient", fractions=tuple(fractions), fill=fill,
                                   generator=torch.Generator().manual_seed(0))
               for name, model in (("standard", standard), (label, sgt))}
-    return maps_and_removal(maps, curves, title=title)
+    return maps_and_removal(maps, curves, title=title or f"removal curves with the {fill} fill")
 
 
 def _k_lambda_sliders(k: float, lam: float) -> tuple[widgets.FloatSlider, widgets.FloatSlider]:
@@ -99,22 +106,29 @@ def sgt_explorer(train: Callable[[float, float], nn.Module], standard: nn.Module
                  k: float = PAPER_SGT.k, lam: float = PAPER_SGT.lam, label: str = "SGT") -> widgets.VBox:
     """Sliders for k and λ: ``train(k, lam)`` (both rounded to 2 decimals) returns an SGT (or ASGT:
     ``label``) model, cached per setting by the caller, and the maps and removal curves of both models
-    redraw in place."""
+    redraw in place. A dropdown picks the removal curves' fill (:data:`EXPLORER_FILLS`, ROAD's linear
+    fill first); changing it redraws without training."""
     k_slider, lam_slider = _k_lambda_sliders(k, lam)
+    fill = widgets.Dropdown(options=list(EXPLORER_FILLS.items()), value="linear", description="fill")
     status = widgets.Label()
     output = widgets.Output()
+    trained: dict[str, nn.Module] = {}
 
-    def update(_: object = None) -> None:
+    def retrain(_: object = None) -> None:
         status.value = f"training {label} with k={k_slider.value:.1f}, λ={lam_slider.value:.2f} ..."
         start = time.perf_counter()
-        model = train(_rounded(k_slider), _rounded(lam_slider))
+        trained["model"] = train(_rounded(k_slider), _rounded(lam_slider))
         status.value = f"k={k_slider.value:.1f}, λ={lam_slider.value:.2f}: ready in {time.perf_counter() - start:.1f} s"
-        redraw_in(output, lambda: render_sgt_comparison(standard, model, x, y, label=label))
+        redraw()
+
+    def redraw(_: object = None) -> None:
+        redraw_in(output, lambda: render_sgt_comparison(standard, trained["model"], x, y, label=label, fill=fill.value))
 
     for control in (k_slider, lam_slider):
-        control.observe(update, names="value")
-    update()
-    return widgets.VBox([widgets.HBox([k_slider, lam_slider]), status, output])
+        control.observe(retrain, names="value")
+    fill.observe(redraw, names="value")
+    retrain()
+    return widgets.VBox([widgets.HBox([k_slider, lam_slider, fill]), status, output])
 
 
 def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, eps: float,

@@ -111,15 +111,19 @@ def test_sgt_comparison_figure_and_explorer(monkeypatch):
     standard, other = SmallCNN(width=4).eval(), SmallCNN(width=4).eval()
     x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
     figure = render_sgt_comparison(standard, other, x, y, fractions=(0.0, 0.5))
-    assert isinstance(figure, Figure)
-    asked = []
-    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: render())
+    assert isinstance(figure, Figure) and figure._suptitle.get_text() == "removal curves with the linear fill"
+    asked, fills = [], []
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: fills.append(
+        render()._suptitle.get_text()))
     box = sgt_explorer(lambda k, lam: asked.append((k, lam)) or other, standard, x, y)
-    k_slider, lam_slider = box.children[0].children
+    k_slider, lam_slider, fill = box.children[0].children
+    assert fill.value == "linear" and fills == ["removal curves with the linear fill"], "ROAD's fill by default"
     lam_slider.value = 2.0
     assert asked == [(0.5, 1.0), (0.5, 2.0)] and "ready" in box.children[1].value
     k_slider.value = 0.1 + 0.2  # 0.30000000000000004 reaches train as 0.3: one cache entry per setting
     assert asked[-1] == (0.3, 2.0)
+    fill.value = "uniform"
+    assert len(asked) == 3 and fills[-1] == "removal curves with the uniform fill", "a new fill redraws, no training"
 
 
 def test_fgsm_checker_accepts_the_library_and_explains_mistakes(capsys):
