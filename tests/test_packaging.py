@@ -75,6 +75,42 @@ def test_every_notebook_opens_with_the_colab_cell():
         assert '"google.colab" in sys.modules' in first_code.source, f"{path.name}: first code cell is not the Colab set-up"
 
 
+def test_the_colab_cell_installs_the_library_alone_and_changes_none_of_colab_s_packages():
+    """On Colab, `pip install --no-deps` of the library (no extras) and torchattacks: Colab's ipywidgets
+    7.7.1, torch and the Jupyter stack stay as they are (the course asks for ipywidgets >= 7.7)."""
+    url = notebook_files.repository_url(ROOT)
+    for path in notebook_files.course_notebooks(ROOT / "notebooks"):
+        import nbformat
+
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code").source
+        assert '"--no-deps"' in cell and f'"sgt-course @ git+{url}", "torchattacks"' in cell, path.name
+        assert "[course]" not in cell, f"{path.name}: Colab needs no JupyterLab, Sphinx or the deck's tools"
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "ipywidgets>=7.7" in [d.split("#")[0].strip() for d in dependencies], "Colab's ipywidgets 7.7.1 must do"
+
+
+def test_the_repository_address_is_written_once_and_sync_carries_it_everywhere(tmp_path, monkeypatch):
+    """A fork changes pyproject.toml's [project.urls] Repository; `sgt-course sync` rewrites the Colab
+    cells and the README's badges, and `sync --check` reports a source that names another address."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[project.urls]\n'
+                                             'Repository = "https://github.com/a-fork/sgt-course"\n')
+    cell = (ROOT / "notebooks" / "00_setup_and_tour.py").read_text()
+    (tmp_path / "notebooks" / "00_setup_and_tour.py").write_text(cell)
+    (tmp_path / "README.md").write_text((ROOT / "README.md").read_text())
+    assert [p.name for p in notebook_files._pointed_elsewhere(tmp_path)] == ["00_setup_and_tour.py", "README.md"]
+    assert any("names another repository" in problem for problem in notebook_files.unsynced_pairs(
+        tmp_path / "notebooks"))
+    notebook_files.point_at_repository(tmp_path)
+    assert '"sgt-course @ git+https://github.com/a-fork/sgt-course"' in (tmp_path / "notebooks" / "00_setup_and_tour.py").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert "colab.research.google.com/github/a-fork/sgt-course/blob/main/" in readme and "github/sgt-course/" not in readme
+    assert notebook_files._pointed_elsewhere(tmp_path) == {}
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    with pytest.raises(ValueError, match=r"\[project.urls\] Repository must be"):
+        notebook_files.repository_url(tmp_path)
+
+
 def test_colab_cell_is_a_no_op_outside_colab():
     import nbformat
 
@@ -132,7 +168,8 @@ def test_readme_maps_every_notebook_with_a_colab_badge_that_opens_its_student_ve
     for path in notebook_files.course_notebooks(ROOT / "notebooks"):
         assert f"(notebooks/{path.name})" in readme, f"{path.name} is missing from the README's course map"
         folder = "notebooks/student" if (ROOT / "notebooks" / "student" / path.name).is_file() else "notebooks"
-        badge = f"colab.research.google.com/github/sgt-course/sgt-course/blob/main/{folder}/{path.name}"
+        repository = notebook_files.repository_url(ROOT).removeprefix("https://github.com/")
+        badge = f"colab.research.google.com/github/{repository}/blob/main/{folder}/{path.name}"
         assert badge in readme, f"{path.name}'s Colab badge should open {folder}/{path.name}"
 
 

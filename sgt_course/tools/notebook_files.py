@@ -1,5 +1,5 @@
-"""The course's notebook files: find them, keep each ``.ipynb`` paired with its ``.py``, write the
-student versions. Running them is :mod:`sgt_course.tools.headless`.
+"""The course's notebook files: find them, keep each ``.ipynb`` paired with its ``.py``, point them at
+the repository, write the student versions. Running them is :mod:`sgt_course.tools.headless`.
 
 The ``.py`` file (jupytext "percent" format) is the source we edit and review; the ``.ipynb`` beside
 it is generated from it, committed without outputs, and is what students open. A course notebook's
@@ -65,14 +65,63 @@ def unsynced_pairs(folder: Path) -> list[str]:
     for ipynb in course_notebooks(folder):
         if not ipynb.with_suffix(".py").exists():
             problems.append(f"{ipynb.name} has no paired {ipynb.with_suffix('.py').name}")
+    problems += [f"{path.name} names another repository than pyproject.toml's: run `sgt-course sync`"
+                 for path in _pointed_elsewhere(folder.parent)]
     return problems
 
 
+#: Where the course's repository address lives: ``[project.urls] Repository`` in pyproject.toml.
+REPOSITORY_KEY = "Repository"
+_GIT_INSTALL = re.compile(r"git\+https://github\.com/[^\s\"')]+")
+_COLAB_BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/")
+
+
+def repository_url(root: Path) -> str:
+    """The repository's address, ``https://github.com/<owner>/<name>``, from ``root``'s pyproject.toml.
+
+    Raises:
+        ValueError: pyproject.toml has no ``[project.urls] Repository`` on GitHub.
+    """
+    import tomllib
+
+    urls = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {}).get("urls", {})
+    url = urls.get(REPOSITORY_KEY, "").rstrip("/")
+    if not re.fullmatch(r"https://github\.com/[^/\s]+/[^/\s]+", url):
+        raise ValueError(f"pyproject.toml's [project.urls] {REPOSITORY_KEY} must be https://github.com/<owner>/<name>; "
+                         f"got {url!r}")
+    return url
+
+
+def point_at_repository(root: Path) -> list[Path]:
+    """Write :func:`repository_url` into the notebooks' Colab install cells (``git+<url>``) and the README's
+    Colab badges (``colab.research.google.com/github/<owner>/<name>/``); return the files changed. A fork
+    changes the address in pyproject.toml and runs ``sgt-course sync``."""
+    changed = []
+    for path, pointed in _pointed_elsewhere(root).items():
+        path.write_text(pointed, encoding="utf-8")
+        changed.append(path)
+    return changed
+
+
+def _pointed_elsewhere(root: Path) -> dict[Path, str]:
+    """The sources that name another repository than :func:`repository_url`, each with its corrected text."""
+    url = repository_url(root)
+    colab = "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/") + "/"
+    found = {}
+    for path in [*_course_files(root / "notebooks", ".py"), root / "README.md"]:
+        text = path.read_text(encoding="utf-8")
+        pointed = _COLAB_BADGE.sub(colab, _GIT_INSTALL.sub(f"git+{url}", text))
+        if pointed != text:
+            found[path] = pointed
+    return found
+
+
 def sync(folder: Path) -> list[Path]:
-    """Write every ``NN_*.ipynb`` from its ``.py`` source, without outputs; return the files written."""
+    """Point the sources at the repository (:func:`point_at_repository`), then write every ``NN_*.ipynb``
+    from its ``.py`` source, without outputs; return the files written."""
     import jupytext
 
-    written = []
+    written = point_at_repository(folder.parent)
     for py in _course_files(folder, ".py"):
         notebook = jupytext.read(py)
         notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
