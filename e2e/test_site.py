@@ -4,7 +4,8 @@ It is built from the notebooks nbval executed earlier in this test run ($SGT_COU
 ``sgt-course test`` sets), so CI executes each notebook once; run alone, the build executes them. From
 the front page every page of the site is followed. Each must load without an error and ask for nothing
 outside the site's folder; each notebook page must show every figure of its notebook, its equations
-typeset, the box saying how it was made, and no error and no warning among its outputs.
+typeset, the box saying how it was made, and no error and no warning among its outputs; no exercise's
+solution before the reader opens its toggle, and Colab links to the student version.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def _expected(built: site.Site, page: Path) -> dict[str, int]:
     widgets too, and must not be shown)."""
     nb = nbformat.read(built.source / site.PAGES / f"{page.stem}.ipynb", as_version=4)
     outputs = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    return {"figures": sum("image/png" in data for data in outputs),
+    return {"exercises": sum(c.source.startswith('<details class="solution">') for c in nb.cells
+                             if c.cell_type == "markdown"),
+            "figures": sum("image/png" in data for data in outputs),
             "tables": sum("\n|---" in str(data.get("text/markdown", "")) for data in outputs),
             "widgets": sum(bool(_EXPLORER.search(c.source)) for c in nb.cells if c.cell_type == "code")}
 
@@ -95,6 +98,20 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
         bad = page.evaluate("document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length")
         if bad:
             problems.append(f"{name}: {bad} error or stderr outputs")
+        shown = page.evaluate("document.body.innerText")
+        if "BEGIN SOLUTION" in shown or "END SOLUTION" in shown:
+            problems.append(f"{name}: solution markers on the page")
+        folded = page.evaluate("Array.from(document.querySelectorAll('details.solution'), d => d.open)")
+        if folded != [False] * expected["exercises"]:
+            problems.append(f"{name}: {folded} solution toggles for {expected['exercises']} exercises (all closed)")
+        if expected["exercises"]:
+            page.click("details.solution summary")
+            if "NotImplementedError" in page.inner_text("details.solution") or not page.evaluate(
+                    "document.querySelector('details.solution').open"):
+                problems.append(f"{name}: the first 'show solution' toggle does not show the solution")
+        for colab in page.evaluate("Array.from(document.querySelectorAll('a[href*=\"colab.research\"]'), a => a.href)"):
+            if expected["exercises"] and "/notebooks/student/" not in colab:
+                problems.append(f"{name}: its Colab link opens the instructor notebook ({colab})")
         record = page.evaluate("document.querySelector('.run-record')?.innerText ?? ''")
         if "Executed in the ci profile" not in record or "Data: " not in record:
             problems.append(f"{name}: no box saying how the page was made ({record[:80]!r})")

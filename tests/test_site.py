@@ -112,3 +112,18 @@ def test_the_site_command_builds_from_runs_of_its_profile_and_reports_a_failure(
     assert cli.main(["site", "--profile", "cpu", "--fresh"]) == 1
     assert calls[1][0] == "cpu" and calls[1][1] == root / "site" and calls[1][2]["fresh"] is True
     assert "02.ipynb: ValueError" in capsys.readouterr().err
+
+
+def test_an_exercise_shows_the_student_version_with_the_solution_folded_away():
+    exercise = ("def my_gradient(model, x, target):\n    ### BEGIN SOLUTION\n    return x.abs()\n"
+                "    ### END SOLUTION\n\n\nassert check_gradient(my_gradient)")
+    nb = executed_notebook(_notebook(exercise))
+    nb.cells[1].outputs = [new_output("stream", name="stdout", text="✔ Correct: your map equals the reference.\n")]
+    page = site.web_page(nb, "01_maps.ipynb", student=True, colab=None)
+    shown = page.cells[3]
+    assert shown.cell_type == "code" and 'raise NotImplementedError("your code here")' in shown.source
+    assert "SOLUTION" not in shown.source and "return x.abs()" not in shown.source and shown.outputs == []
+    folded = page.cells[4].source
+    assert folded.startswith('<details class="solution">\n<summary>Show the solution</summary>')
+    assert "    return x.abs()" in folded and "SOLUTION" not in folded and "✔ Correct" in folded
+    assert folded.endswith("</details>") and "return x.abs()" in nb.cells[1].source, "the notebook is left as it was"

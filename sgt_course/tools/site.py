@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sgt_course.tools import run_records
 from sgt_course.tools.headless import CELL_TIMEOUT, INLINE_BACKEND, execute
-from sgt_course.tools.notebook_files import STUDENT_FOLDER, course_notebooks, repo_root
+from sgt_course.tools.notebook_files import SOLUTION, STUDENT_FOLDER, course_notebooks, repo_root, strip_solutions
 from sgt_course.tools.run_records import RunRecord
 
 TEMPLATE = Path(__file__).parent / "site_template"
@@ -168,11 +168,24 @@ def stderr_text(nb: object) -> list[str]:
             if o.get("output_type") == "stream" and o.get("name") == "stderr"]
 
 
+def folded_solution(source: str, outputs: list) -> str:
+    """Markdown that folds an exercise's solution away: a ``<details>`` element (it opens without
+    JavaScript) holding the cell's code with the solution markers removed and what the cell printed when it
+    ran (the checker's verdict)."""
+    code = "\n".join(line for line in source.splitlines() if "### BEGIN SOLUTION" not in line
+                     and "### END SOLUTION" not in line)
+    printed = "".join(str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream").strip()
+    said = f"\n\nRun with this solution, the cell printed:\n\n```text\n{printed}\n```" if printed else ""
+    return (f'<details class="solution">\n<summary>Show the solution</summary>\n\n```python\n{code}\n```{said}\n\n'
+            "</details>")
+
+
 def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> object:
     """The page for the executed notebook ``nb`` (a copy): a box after its title saying how it was made
     and where to get it (this notebook, its student version when ``student``, Colab when ``colab`` is
     the repository's Colab prefix); the Colab set-up cell hidden; progress bars dropped; interactive
-    widgets replaced by a line that says so.
+    widgets replaced by a line that says so; each exercise shown as the student sees it, its solution and
+    what the checker said folded away below it (:func:`folded_solution`).
 
     Raises:
         SiteError: ``nb`` has no run record, or an output is an error.
@@ -198,6 +211,11 @@ def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> obje
             kept.append(_widget_note() if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
                         else output)
         cell.outputs = kept
+    exercises = [i for i, cell in enumerate(page.cells) if cell.cell_type == "code" and SOLUTION.search(cell.source)]
+    for index in reversed(exercises):
+        cell = page.cells[index]
+        page.cells.insert(index + 1, nbformat.v4.new_markdown_cell(folded_solution(cell.source, cell.outputs)))
+        cell.source, cell.outputs = strip_solutions(cell.source), []
     links = [f"{{download}}`this notebook, executed <{name}>`"]
     if student:
         links.append(f"{{download}}`the student version <../{DOWNLOADS}/{STUDENT_FOLDER}/{name}>`")
