@@ -13,12 +13,14 @@
 
 # %%
 # Colab set-up: installs the course package when this notebook runs on Google Colab; a no-op elsewhere.
+# The library alone and torchattacks, without dependencies: Colab has torch, ipywidgets and the rest, and
+# none of Colab's own packages changes (no restart needed).
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "sgt-course[course] @ git+https://github.com/sgt-course/sgt-course"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "sgt-course @ git+https://github.com/sgt-course/sgt-course", "torchattacks"], check=True)
     from google.colab import output
 
     output.enable_custom_widget_manager()

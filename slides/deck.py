@@ -31,18 +31,18 @@ from sgt_course.masking import mask_bottom_k
 from sgt_course.plots import figure3_panels, gap_bars, saliency_grid, show_images, summary_bars
 from sgt_course.recipes import PAPER_SGT, TRAINING_EPS
 from sgt_course.recorded import across, recorded_profiles
-from sgt_course.removal import GAP_NOISE, figure3_curves, removal_study
+from sgt_course.removal import figure3_curves, removal_study
 from sgt_course.robustness import robustness_audits
-from sgt_course.stats import spread, verdict
+from sgt_course.stats import accuracy, interval_spread, interval_verdict
 from sgt_course.tables import markdown_table
-from sgt_course.training import evaluate
+from sgt_course.training import correct
 
 plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
 profile, device = runtime.start(seed=0)
 train, test = image_data(profile, device)
 standard, _ = image_model(profile, "standard", train, test, progress=False)
 sgt, _ = image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, progress=False)
-xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
+xe, ye = test.x[:profile.n_removal], test.y[:profile.n_removal]  # the images pixels are removed from
 
 
 def seeded() -> dict[str, torch.Generator]:
@@ -144,15 +144,17 @@ seed_pairs = {seed: {"standard": image_model(profile, "standard", train, test, s
                                         progress=False)[0]}
               for seed in profile.seeds}  # notebook 2's models, cached
 by_seed = [figure3_curves(pair, xe, ye, "authors", ("gradient",), seed=seed) for seed, pair in seed_pairs.items()]
-rows = "\n".join(f"| {ranking} | " + " | ".join(spread([pick(c, name).at(0.5) for c in by_seed])
-                                               for name in ("standard", "SGT")) + " |"
-                  for ranking, pick in (("gradient", lambda c, name: c.curve(name)),
-                                        ("random", lambda c, name: c.random(name))))
-display(Markdown(f"Clean accuracy (seed 0): standard {evaluate(standard, test):.1%}, SGT {evaluate(sgt, test):.1%}.\n\n"
-                 f"| 50% removed (authors' settings), seeds {', '.join(map(str, profile.seeds))} | standard | SGT |\n"
-                 "|---|---|---|\n" + rows +
-                 "\n\nmean (min–max), %. With the authors' CNN (notebook 2, `cpu`) SGT did not fall further "
-                 "consistently (−3.5 to +3.5 points)."))
+rows = [[ranking, *(interval_spread([pick(c, name).interval(0.5) for c in by_seed]) for name in ("standard", "SGT"))]
+        for ranking, pick in (("gradient", lambda c, name: c.curve(name)), ("random", lambda c, name: c.random(name)))]
+records = recorded_profiles(("ci", "cpu"))
+claim = ("the paper's claim (SGT falls further), recorded SGT − standard: **{}** ({})".format(*across(
+    records, "2 · accuracy with 50% removed, the authors' settings, Gradient ranking, SGT minus standard"))
+         if records else "")
+display(Markdown(f"Clean accuracy (seed 0): standard {accuracy(correct(standard, test))} %, "
+                 f"SGT {accuracy(correct(sgt, test))} %.\n\n"
+                 + markdown_table([f"50% removed (authors' settings), seeds {', '.join(map(str, profile.seeds))}",
+                                   "standard", "SGT"], rows)
+                 + f"\n\nmean (min–max) ±95 % half-width, %; {claim}."))
 
 # %% [markdown]
 # ## Is the removal test fair? Is it the guidance?
@@ -167,10 +169,10 @@ gap_bars(fair);
 pairs = [("SGT", "standard"), (NOISE_CONTROL, "standard"), ("SGT", NOISE_CONTROL)]
 display(Markdown(markdown_table(
     ["ROAD-gap lead, points", *(f"{a} − {b}" for a, b in pairs)],
-    [[f"{fill} fill", *(f"{100 * fmean(fair.lead(a, b, fill)):+.0f} → {verdict(fair.lead(a, b, fill), GAP_NOISE)}"
+    [[f"{fill} fill", *(f"{100 * fmean(fair.lead(a, b, fill)):+.0f} → {interval_verdict(fair.lead_intervals(a, b, fill))}"
                          for a, b in pairs)] for fill in fair.fills])
-    + f"\n\nmean over seeds {', '.join(map(str, profile.seeds))}; a verdict needs every seed beyond "
-      f"±{100 * GAP_NOISE:.0f} points."))
+    + f"\n\nmean over seeds {', '.join(map(str, profile.seeds))}; a verdict needs every seed's paired 95 % "
+      "interval on one side of 0."))
 
 # %% [markdown]
 # ## SGT on language and time series
@@ -183,8 +185,8 @@ display(Markdown(markdown_table(
 #   and recall of the map against them (notebook 3).
 #
 # What we measured there, in short: on text, SGT made the plain gradient more *sufficient* but not more
-# comprehensive; on time series, SGT did **not** change the maps' precision by more than 0.02 and did not
-# spread the LSTM's saliency over time. The paper's directions there did not reproduce in our runs.
+# comprehensive; on time series, SGT did **not** change the maps' precision and did not spread the LSTM's
+# saliency over time. The paper's directions there did not reproduce in our runs.
 
 # %% [markdown]
 # ## SGT: strengths and limits
@@ -192,8 +194,8 @@ display(Markdown(markdown_table(
 # - **Strengths**: clean accuracy kept (3 seeds, 2 models); it ignores random
 #   replacement of its least salient pixels. One line of code changes (the loss).
 # - **Limits**: the paper's Fig. 3 reproduced with the small CNN, not with the authors' CNN; filled with
-#   the noise SGT trains on, the verdicts swap. Under a fair fill, in both orders, most of SGT's lead in
-#   faithfulness went away and the standard model's maps passed too; the random-mask control separates
+#   the noise SGT trains on, the verdicts swap. Under a fair fill, in both orders, SGT's lead in
+#   faithfulness is undecided and the standard model's maps passed too; the random-mask control separates
 #   guidance from noise augmentation; remove-and-retrain (ROAR): which model's ranking removed more
 #   depended on the model. A saliency pass and a second forward in every step; the choice of $k$.
 
@@ -264,9 +266,10 @@ both = removal_study({0: models}, xa, ya, fills=("uniform", "linear"), progress=
 summary_bars({name: {"worst-case accuracy": audits[name].worst_case,
                      "ROAD gap, uniform fill": both.gap(name, "uniform")[0],
                      "ROAD gap, linear fill": both.gap(name, "linear")[0]} for name in models});
-worst = {name: audit.worst_case for name, audit in audits.items()}
-display(Markdown(f"Worst case at ε = {EPS}: ASGT **{worst['ASGT']:.1%}**, PGD-AT {worst['PGD-AT']:.1%}, "
-                 f"the better of standard and SGT {max(worst['standard'], worst['SGT']):.1%} (this run, seed 0)."))
+worst = {name: audit.worst_case_interval() for name, audit in audits.items()}
+better = max(("standard", "SGT"), key=lambda name: worst[name].estimate)
+display(Markdown(f"Worst case at ε = {EPS}, % with 95 % intervals: ASGT **{worst['ASGT']}**, PGD-AT {worst['PGD-AT']}, "
+                 f"{better} (the better of standard and SGT) {worst[better]} (this run, seed 0)."))
 
 # %% [markdown]
 # ## ASGT: limits, and what we could not reproduce
@@ -286,8 +289,7 @@ if records:
             "ROAD gap, linear fill, ASGT − PGD-AT": lead.format("ASGT", "PGD-AT", "linear"),
             "ROAD gap, linear fill, PGD-AT − standard": lead.format("PGD-AT", "standard", "linear")}
     display(Markdown(markdown_table(["difference", "verdict", "per profile"],
-                                    [[what, *across(records, lambda r, q=quantity: r.values(q), GAP_NOISE)]
-                                     for what, quantity in rows.items()])))
+                                    [[what, *across(records, quantity)] for what, quantity in rows.items()])))
 
 # %% [markdown]
 # - Not measured here: attacks on the *explanation* itself, and larger data sets on a CPU.
@@ -296,7 +298,8 @@ if records:
 # ## Take-aways
 #
 # - SGT: one extra term in the loss; the model then tolerates masking of what its maps rank low.
-#   Whether its maps are more faithful depends on how you remove: measured fairly, barely.
+#   Whether its maps are more faithful depends on how you remove: measured fairly, not established, and
+#   no more than training on noise-filled inputs gives.
 # - ASGT: the same term on adversarial examples — the robustness of adversarial training, measured on
 #   the worst case over the field's attacks (the paper quotes about +35 points over standard under PGD
 #   at ε = 0.2), and clean accuracy kept.

@@ -112,9 +112,15 @@ def test_sgt_comparison_figure_and_explorer(monkeypatch):
     x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
     figure = render_sgt_comparison(standard, other, x, y, fractions=(0.0, 0.5))
     assert isinstance(figure, Figure) and figure._suptitle.get_text() == "removal curves with the linear fill"
+    plt.close(figure)
     asked, fills = [], []
-    monkeypatch.setattr("sgt_course.widgets.redraw_in", lambda output, render: fills.append(
-        render()._suptitle.get_text()))
+
+    def redraw(output, render):
+        figure = render()
+        fills.append(figure._suptitle.get_text())
+        plt.close(figure)
+
+    monkeypatch.setattr("sgt_course.widgets.redraw_in", redraw)
     box = sgt_explorer(lambda k, lam: asked.append((k, lam)) or other, standard, x, y)
     k_slider, lam_slider, fill = box.children[0].children
     assert fill.value == "linear" and fills == ["removal curves with the linear fill"], "ROAD's fill by default"
