@@ -325,7 +325,8 @@ SUMMARY_MARKERS = ("<!-- claims summary: written by `sgt-course claims --summary
 
 def write_summary(path: str | os.PathLike[str], profiles: tuple[str, ...] = ("ci", "cpu")) -> None:
     """Replace what lies between :data:`SUMMARY_MARKERS` in the Markdown file ``path`` by :func:`summary`."""
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
     start, end = SUMMARY_MARKERS
     if start not in text or end not in text:
         raise ValueError(f"{path} must hold the lines {start!r} and {end!r}, between which the summary goes")
