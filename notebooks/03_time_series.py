@@ -84,7 +84,8 @@ series_heatmaps(processes, ncols=3, title="the three background processes (middl
 
 # %%
 from sgt_course.experiments import timeseries_model
-from sgt_course.training import evaluate
+from sgt_course.stats import accuracy
+from sgt_course.training import correct
 
 LAYOUTS = ["middle", "rare_feature"]
 ARCHITECTURES = ["lstm", "tcn"]
@@ -97,7 +98,8 @@ for layout, (train, test) in data.items():
         models[layout, architecture, "SGT"], _ = timeseries_model(profile, architecture, "sgt", train, test,
                                                                   k=PAPER_SGT.k, lam=PAPER_SGT.lam)
 for (layout, architecture, regime), model in models.items():
-    print(f"{layout:<13}{architecture:<5}{regime:<9} test accuracy {evaluate(model, data[layout][1]):.1%}")
+    test_accuracy = accuracy(correct(model, data[layout][1]))  # with its 95 % (Wilson) interval
+    print(f"{layout:<13}{architecture:<5}{regime:<9} test accuracy {test_accuracy} % ({len(data[layout][1])} series)")
 
 # %% [markdown]
 # ## 3 · How right are the maps? Precision and recall against the ground truth

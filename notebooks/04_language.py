@@ -44,7 +44,8 @@ import torch
 from sgt_course import runtime
 from sgt_course.experiments import text_data, text_model
 from sgt_course.recipes import PAPER_SGT
-from sgt_course.training import evaluate
+from sgt_course.stats import accuracy
+from sgt_course.training import correct
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
 train, test = text_data(profile, device)
@@ -87,8 +88,8 @@ from sgt_course.saliency import token_saliency
 
 standard, _ = text_model(profile, "standard", train, test)
 sgt, _ = text_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
-accuracy = {"standard": evaluate(standard, test), "SGT": evaluate(sgt, test)}
-print({name: f"{value:.1%}" for name, value in accuracy.items()})
+for name, model in {"standard": standard, "SGT": sgt}.items():
+    print(f"{name:>8}: test accuracy {accuracy(correct(model, test))} % (95 % interval over {len(test):,} reviews)")
 
 example = test.tokens[:1]
 masked, replaced = mask_tokens_bottom_k(example, token_saliency(standard, example, test.y[:1]), 0.5)
