@@ -213,7 +213,7 @@ for profile_name, record in recorded_profiles(("ci", "cpu")).items():
     for where in ("", "on the digit's pixels "):
         quantity = "1 · ρ " + where + "after randomizing every layer, {}"
         print(f"{profile_name}, ρ {where or 'on all pixels '}after randomizing every layer: " + "; ".join(
-            f"{saliency.label(m)} {record.range(quantity.format(saliency.label(m)), unit='', signed=False)}"
+            f"{saliency.label(m)} {record.range(quantity.format(saliency.label(m)), signed=False, percent=False)}"
             for m in METHODS))
 for rho in (final, digit_final):
     assert min(rho["Input×Gradient"], rho["Integrated Gradients"]) > max(rho["Gradient"], rho["SmoothGrad"]), rho

@@ -43,7 +43,7 @@ if "google.colab" in sys.modules:
 # %%
 import torch
 
-from sgt_course import runtime
+from sgt_course.stats import accuracy, bootstrap_mean, paired_difference
 from sgt_course.experiments import image_data, image_model
 from sgt_course.stats import accuracy, paired_difference
 from sgt_course.training import correct
@@ -193,7 +193,8 @@ removal = {name: removal_curve(model, xr, yr, "gradient", generator=torch.Genera
            for name, model in models.items()}
 plot_removal_curves(removal, title="gradient-ranked removal");
 for name, curve in removal.items():
-    print(f"{name:>9}: removal-curve area {curve.area():.3f}, accuracy with 50% removed {curve.at(0.5):.1%}")
+    print(f"{name:>9}: removal-curve area {bootstrap_mean(curve.image_areas())} %, "
+          f"accuracy with 50% removed {curve.interval(0.5)} %")
 
 # %% [markdown]
 # **The baseline ASGT has to beat.** Adversarial training alone already changes the maps: adversarially
@@ -207,7 +208,6 @@ for name, curve in removal.items():
 
 # %%
 from sgt_course.metrics import foreground_share
-from sgt_course.stats import bootstrap_mean
 
 on_digit = {name: foreground_share(saliency.per_pixel(saliency.gradient(model, xa, ya)), xa)
             for name, model in models.items()}  # per image
@@ -318,7 +318,7 @@ asgt_pgd = robust_accuracy(models["ASGT"], xa, ya, "pgd", (HEADLINE_EPS,), gener
 for label, model, attacked, curve in (("attack then mask (ASGT)", models["ASGT"], asgt_pgd, removal["ASGT"]),
                                       ("mask then attack (SGA) ", sga, sga_pgd, sga_removal)):
     print(f"{label}: clean {accuracy(correct(model, test))} %, PGD {attacked.interval(HEADLINE_EPS)} %, "
-          f"removal area {curve.area():.3f}")
+          f"removal area {bootstrap_mean(curve.image_areas())} %")
 order = paired_difference(asgt_pgd.outcomes(HEADLINE_EPS).float(), sga_pgd.outcomes(HEADLINE_EPS).float())
 print(f"PGD accuracy, ASGT minus SGA: {order} points, paired over the same {len(xa)} images")
 

@@ -77,9 +77,9 @@ class Record:
         by_seed = self.bounds[quantity]
         return [Interval(value, *by_seed[seed]) for value, seed in zip(values, sorted(by_seed), strict=True)]
 
-    def range(self, quantity: str, *, unit: str = "points", signed: bool = True) -> str:
+    def range(self, quantity: str, *, unit: str = "points", signed: bool = True, percent: bool = True) -> str:
         """The quantity over seeds as "low to high unit over n seeds" (:func:`phrase`)."""
-        return phrase(self.values(quantity), unit=unit, signed=signed)
+        return phrase(self.values(quantity), unit=unit, signed=signed, percent=percent)
 
     def mean(self, quantity: str) -> float:
         """The quantity's mean over the recorded seeds (a fraction)."""
@@ -92,20 +92,23 @@ class Record:
                 f"{run.get('date', 'date not recorded')}, {run.get('machine', 'machine not recorded')}")
 
 
-def phrase(values: list[float], *, unit: str = "points", signed: bool = True) -> str:
+def phrase(values: list[float], *, unit: str = "points", signed: bool = True, percent: bool = True) -> str:
     """Fractions, one per seed, as "low to high unit over n seeds" in percent or points:
     ``"−3.9 to +8.7 points over 3 seeds"``; ``signed=False`` for levels such as an accuracy
-    (``"94.1 to 95.3 % over 3 seeds"``); one seed: ``"+3.9 points (one seed)"``."""
+    (``"94.1 to 95.3 % over 3 seeds"``); ``percent=False`` for a number that is not a fraction, such as a
+    correlation ρ, with two decimals and no unit (``"0.29 to 0.36 over 3 seeds"``); one seed:
+    ``"+3.9 points (one seed)"``."""
     if not values:
         raise ValueError("values must hold at least one number")
-    low, high = (_percent(v, signed) for v in (min(values), max(values)))
+    low, high = (_number(v, signed, percent) for v in (min(values), max(values)))
+    unit = f" {unit}" if percent and unit else ""
     if len(values) == 1:
-        return f"{low} {unit} (one seed)"
-    return f"{low} to {high} {unit} over {len(values)} seeds"
+        return f"{low}{unit} (one seed)"
+    return f"{low} to {high}{unit} over {len(values)} seeds"
 
 
-def _percent(value: float, signed: bool) -> str:
-    text = f"{100 * value:{'+' if signed else ''}.1f}"
+def _number(value: float, signed: bool, percent: bool) -> str:
+    text = f"{100 * value:{'+' if signed else ''}.1f}" if percent else f"{value:{'+' if signed else ''}.2f}"
     return text.replace("-", "−")
 
 

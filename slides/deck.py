@@ -159,7 +159,7 @@ display(Markdown(f"Clean accuracy (seed 0): standard {accuracy(correct(standard,
 # %% [markdown]
 # ## Is the removal test fair? Is it the guidance?
 #
-# ROAD's linear fill (no model trained on it), both orders, **gap** = area(LeRF) − area(MoRF); control:
+# ROAD's linear fill (no model trained on it) and orders; the course's **gap** = area(LeRF) − area(MoRF); control:
 # **random-mask SGT** (SGT's loss and fill, a random k % masked).
 
 # %%

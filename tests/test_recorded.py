@@ -61,3 +61,10 @@ def test_a_difference_across_profiles_has_one_verdict_only_when_the_profiles_agr
     no_difference = {"cpu": found["cpu"].__class__("cpu", {}, {"d": {0: 0.01, 1: -0.01}},
                                                     {"d": {0: (-0.02, 0.04), 1: (-0.03, 0.01)}})}
     assert across(no_difference, "d")[0] == "no difference"
+
+
+def test_a_correlation_is_phrased_as_itself_not_as_a_percentage():
+    from sgt_course.recorded import phrase
+
+    assert phrase([0.286, 0.361, 0.36], signed=False, percent=False) == "0.29 to 0.36 over 3 seeds"
+    assert phrase([-0.01], percent=False) == "−0.01 (one seed)"
