@@ -43,9 +43,9 @@ if "google.colab" in sys.modules:
 # %%
 import torch
 
-from sgt_course.stats import accuracy, bootstrap_mean, paired_difference
+from sgt_course import runtime
 from sgt_course.experiments import image_data, image_model
-from sgt_course.stats import accuracy, paired_difference
+from sgt_course.stats import accuracy, bootstrap_mean, paired_difference
 from sgt_course.training import correct
 
 profile, device = runtime.start(seed=0)  # run profile, device, seeds, and one line saying so
