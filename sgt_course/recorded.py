@@ -152,6 +152,6 @@ def across(records: Mapping[str, Record], quantity: str, *, unit: str = "points"
     measured = {name: record.intervals(quantity) for name, record in records.items()}
     verdicts = {interval_verdict(intervals) for intervals in measured.values()}
     ranges = "; ".join(f"{name}: {phrase([i.estimate for i in intervals], unit=unit)}, each "
-                       f"±{100 * statistics.fmean((i.high - i.low) / 2 for i in intervals):.1f}"
+                       f"±{100 * statistics.fmean(i.half_width for i in intervals):.1f}"
                        for name, intervals in measured.items())
     return (verdicts.pop() if len(verdicts) == 1 else "undecided"), ranges

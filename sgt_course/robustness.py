@@ -111,7 +111,7 @@ def robustness_table(curves: Mapping[str, Mapping[str, RobustnessCurve]]) -> str
     rows = [f"{attack:<9}{name:<10}" + "".join(f"{a:<9.1%}" for a in curve.accuracy)
             for attack, by_model in curves.items() for name, curve in by_model.items()]
     if all(curve.correct is not None for curve in every):
-        half = [100 * (i.high - i.low) / 2 for curve in every for i in map(curve.interval, curve.eps)]
+        half = [100 * i.half_width for curve in every for i in map(curve.interval, curve.eps)]
         rows.append(f"on {every[0].correct.shape[1]:,} images; 95 % intervals (Wilson) ±{min(half):.1f} to "
                     f"±{max(half):.1f} points")
     return "\n".join(line.rstrip() for line in [header, *rows])

@@ -33,6 +33,11 @@ class Interval:
     low: float
     high: float
 
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width, (high − low) / 2: the "±" a table shows beside the estimate."""
+        return (self.high - self.low) / 2
+
     def excludes_zero(self) -> bool:
         """True when the interval lies wholly above or wholly below 0."""
         return self.low > 0 or self.high < 0
@@ -102,7 +107,7 @@ def interval_spread(intervals: Sequence[Interval]) -> str:
     mean half-width of the seeds' 95 % intervals: ``"57.8 (55.0–60.1) ±4.3"``; one seed: ``"57.8 ±4.3"``."""
     if not intervals:
         raise ValueError("intervals must hold at least one Interval")
-    half = 100 * statistics.fmean((i.high - i.low) / 2 for i in intervals)
+    half = 100 * statistics.fmean(i.half_width for i in intervals)
     estimates = [i.estimate for i in intervals]
     centre = f"{100 * estimates[0]:.1f}" if len(estimates) == 1 else spread(estimates)
     return f"{centre} ±{half:.1f}"
