@@ -138,7 +138,9 @@ saliency_grid(xs, maps, captions=[f"class {int(c)}" for c in ys], title="standar
 # - a removed pixel takes the image's **background** value, its top-left pixel (0 on MNIST digits). Their
 #   script reads the fill from an argument its parser does not define; of the fills their code offers,
 #   we take this one;
-# - Integrated Gradients starts from a **random baseline**, $\mathcal U(0, 1)$ per pixel;
+# - Integrated Gradients starts from a **random baseline**, $\mathcal U(0, 1)$ per pixel of the
+#   *standardised* input $(x - 0.1307)/0.3081$ that their models read: in pixel units that is
+#   $\mathcal U(0.1307, 0.4388)$, a grey haze rather than black;
 # - SmoothGrad is Captum's **squared** variant (the mean of squared gradients over 5 noisy copies).
 
 # %%
@@ -293,7 +295,7 @@ print("clean accuracy over the seeds: " + ", ".join(
 # only when its 95 % interval, paired over the same images, excludes 0 on every seed; "no difference" only
 # when every seed's interval contains 0; otherwise "undecided". Asserted: what held on every seed of both
 # profiles (`sgt-course claims`; the recorded verdicts are rendered at the end of this section).
-from sgt_course.stats import interval_verdict, judged
+from sgt_course.stats import judged
 
 random_difference = {fill: study.random_difference_intervals("SGT", "standard", fill) for fill in study.fills}
 for fill in study.fills:

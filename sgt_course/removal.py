@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from sgt_course.checks import check_choice, check_choices, check_fraction
 from sgt_course.imputation import FILLS, impute
 from sgt_course.masking import top_k_mask
+from sgt_course.models import MNIST_MEAN, MNIST_STD
 from sgt_course.saliency import METHODS, attribute, feature_scores
 from sgt_course.stats import Interval, accuracy, bootstrap_mean, interval_spread, paired_difference
 from sgt_course.tables import markdown_table
@@ -185,20 +186,26 @@ def _remove(x: Tensor, ranking: Tensor, fraction: float, fill: str, sigma: float
 @dataclass(frozen=True)
 class RemovalSettings:
     """How the removal curves of the SGT paper's Fig. 3 are computed: the fill of the removed pixels,
-    the baseline of Integrated Gradients and the keyword arguments of SmoothGrad."""
+    the baseline of Integrated Gradients and the keyword arguments of SmoothGrad.
+
+    ``ig_baseline`` is the range ``(low, high)``, in pixel units, of IG's random baseline
+    x̄ ~ U(low, high) per pixel, or ``None`` for the zero baseline x̄ = 0.
+    """
 
     fill: str
-    ig_baseline: str
+    ig_baseline: tuple[float, float] | None
     smoothgrad: Mapping[str, object]
 
 
 #: ``"authors"``: the SGT authors' removal script (Scripts/Helper.py): removed pixels take the image's
-#: background (top-left) value, IG starts from a U(0, 1) random baseline, SmoothGrad is Captum's squared
-#: variant with its defaults (5 samples, σ = 1 on inputs standardised by MNIST's 0.3081, i.e. 0.31 of the
+#: background (top-left) value; IG starts from a baseline drawn from U(0, 1) on the *standardised* inputs
+#: their models read, (x − 0.1307) / 0.3081, which is U(0.1307, 0.4388) in pixel units; SmoothGrad is
+#: Captum's squared variant with its defaults (5 samples, σ = 1 on the standardised inputs, i.e. 0.31 of the
 #: [0, 1] range). ``"course"``: the U(min, max) noise SGT trains on, a zero baseline, the plain SmoothGrad.
 REMOVAL_SETTINGS: dict[str, RemovalSettings] = {
-    "authors": RemovalSettings("background", "random", {"samples": 5, "sigma": 0.31, "squared": True}),
-    "course": RemovalSettings("uniform", "zero", {}),
+    "authors": RemovalSettings("background", (MNIST_MEAN[0], MNIST_MEAN[0] + MNIST_STD[0]),
+                               {"samples": 5, "sigma": 0.31, "squared": True}),
+    "course": RemovalSettings("uniform", None, {}),
 }
 
 FIGURE3_METHODS = ("gradient", "integrated_gradients", "smoothgrad")
@@ -268,8 +275,9 @@ def figure3_curves(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, settin
     def curve(model: nn.Module, method: str) -> RemovalCurve:
         generator = torch.Generator().manual_seed(seed)
         kwargs: dict[str, object] = {}
-        if method == "integrated_gradients" and chosen.ig_baseline == "random":
-            kwargs["baseline"] = torch.rand(x.shape, generator=generator).to(x)
+        if method == "integrated_gradients" and chosen.ig_baseline is not None:
+            low, high = chosen.ig_baseline
+            kwargs["baseline"] = (low + (high - low) * torch.rand(x.shape, generator=generator)).to(x)
         if method == "smoothgrad":
             kwargs.update(chosen.smoothgrad)
         return removal_curve(model, x, y, method, fractions, chosen.fill, generator=generator, **kwargs)

@@ -162,7 +162,10 @@ def test_figure3_curves_follow_their_settings(setting, settings):
     assert curves.ranking_gap("SGT", "smoothgrad", 0.5) == curves.random("SGT").at(0.5) - curves.curve("SGT", "smoothgrad").at(0.5)
     # every curve is removal_curve with the settings' fill, baseline and SmoothGrad options
     generator = torch.Generator().manual_seed(5)
-    baseline = torch.rand(x.shape, generator=generator).to(x) if chosen.ig_baseline == "random" else None
+    baseline = None
+    if chosen.ig_baseline is not None:
+        low, high = chosen.ig_baseline
+        baseline = (low + (high - low) * torch.rand(x.shape, generator=generator)).to(x)
     expected = removal_curve(models["SGT"], x, y, "integrated_gradients", FRACTIONS, chosen.fill,
                              generator=generator, baseline=baseline)
     assert curves.curve("SGT", "integrated_gradients").accuracy == expected.accuracy
@@ -177,6 +180,14 @@ def test_figure3_curves_follow_their_settings(setting, settings):
         curves.random("ASGT")
     with pytest.raises(ValueError, match="settings must be one of authors, course; got 'mine'"):
         figure3_curves(models, x, y, "mine")
+
+
+def test_authors_ig_baseline_is_uniform_on_the_standardised_inputs_their_models_read():
+    # the authors draw U(0, 1) after Normalize(0.1307, 0.3081): its ends map back to these pixel values
+    low, high = REMOVAL_SETTINGS["authors"].ig_baseline
+    assert (low - 0.1307) / 0.3081 == pytest.approx(0.0)
+    assert (high - 0.1307) / 0.3081 == pytest.approx(1.0)
+    assert REMOVAL_SETTINGS["course"].ig_baseline is None
 
 
 def test_removal_curve_removes_the_decisive_feature_first():
