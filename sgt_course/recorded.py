@@ -143,15 +143,18 @@ def recorded_profiles(profiles: Sequence[str] = ("ci", "cpu", "gpu")) -> dict[st
     return found
 
 
-def across(records: Mapping[str, Record], quantity: str, *, unit: str = "points") -> tuple[str, str]:
+def across(records: Mapping[str, Record], quantity: str, *, unit: str = "points",
+           percent: bool = True) -> tuple[str, str]:
     """One recorded difference read from every record: its :func:`~sgt_course.stats.interval_verdict`
     where every profile gives the same one (else ``"undecided"``), and its range per profile with the seeds'
-    mean 95 % half-width, e.g. ``("higher", "ci: +4.1 to +5.3 points over 3 seeds, each ±2.0; cpu: ...")``."""
+    mean 95 % half-width, e.g. ``("higher", "ci: +4.1 to +5.3 points over 3 seeds, each ±2.0; cpu: ...")``;
+    ``percent=False`` for a difference that is not of fractions, such as of a correlation ρ (``"each ±0.05"``)."""
     if not records:
         raise ValueError("records must hold at least one Record")
     measured = {name: record.intervals(quantity) for name, record in records.items()}
     verdicts = {interval_verdict(intervals) for intervals in measured.values()}
-    ranges = "; ".join(f"{name}: {phrase([i.estimate for i in intervals], unit=unit)}, each "
-                       f"±{100 * statistics.fmean(i.half_width for i in intervals):.1f}"
+    scale, digits = (100, 1) if percent else (1, 2)
+    ranges = "; ".join(f"{name}: {phrase([i.estimate for i in intervals], unit=unit, percent=percent)}, each "
+                       f"±{scale * statistics.fmean(i.half_width for i in intervals):.{digits}f}"
                        for name, intervals in measured.items())
     return (verdicts.pop() if len(verdicts) == 1 else "undecided"), ranges

@@ -39,6 +39,14 @@ def randomize_top_down(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, n
             yield name, copy.deepcopy(randomized)
 
 
+def _map(network: nn.Module, x: Tensor, target: int | Tensor, method: str, seed: int,
+         method_kwargs: dict[str, object]) -> Tensor:
+    """``method``'s feature scores for ``network``; methods that draw noise get a fresh generator seeded with
+    ``seed``, so every network sees the same noise and only the network differs."""
+    noise = {"generator": torch.Generator().manual_seed(seed)} if method in NOISY_METHODS else {}
+    return feature_scores(attribute(method, network, x, target, **noise, **method_kwargs))
+
+
 def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, method: str, *, seed: int = 0,
                             where: Tensor | None = None, **method_kwargs: object) -> list[tuple[str, float]]:
     """Mean Spearman correlation between the trained model's map and the map after each randomization step.
@@ -52,14 +60,20 @@ def cascading_randomization(model: nn.Module, x: Tensor, target: int | Tensor, m
         ``[("original", 1.0), (layer, rho), ...]`` from the output layer down to the first layer. A
         faithful method's rho falls towards 0 as more layers are randomized.
     """
-    def saliency_of(network: nn.Module) -> Tensor:
-        # Methods that draw noise get the same noise for every model, so only the model differs.
-        noise = {"generator": torch.Generator().manual_seed(seed)} if method in NOISY_METHODS else {}
-        return feature_scores(attribute(method, network, x, target, **noise, **method_kwargs))
-
-    reference = saliency_of(model)
+    reference = _map(model, x, target, method, seed, method_kwargs)
     curve = [("original", 1.0)]
     for name, randomized in randomize_top_down(model, seed):
-        changed = saliency_of(randomized)
+        changed = _map(randomized, x, target, method, seed, method_kwargs)
         curve.append((name, spearman(reference, changed, where).nanmean().item()))
     return curve
+
+
+def randomized_correlation(model: nn.Module, x: Tensor, target: int | Tensor, method: str, *, seed: int = 0,
+                           where: Tensor | None = None, **method_kwargs: object) -> Tensor:
+    """Per sample, the Spearman correlation ρ between the trained model's map and the map once every layer
+    is randomized (the last step of :func:`cascading_randomization`, whose value is this tensor's mean):
+    (N, ...) -> (N,). Per-sample values give ρ its interval (:func:`~sgt_course.stats.bootstrap_mean`) and
+    let two models be compared on the same samples (:func:`~sgt_course.stats.paired_difference`)."""
+    *_, (_, randomized) = randomize_top_down(model, seed)
+    return spearman(_map(model, x, target, method, seed, method_kwargs),
+                    _map(randomized, x, target, method, seed, method_kwargs), where)

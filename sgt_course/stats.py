@@ -46,6 +46,11 @@ class Interval:
         """In percent (points, for a difference): ``"93.1 [91.4, 94.5]"``."""
         return f"{100 * self.estimate:.1f} [{100 * self.low:.1f}, {100 * self.high:.1f}]"
 
+    def unscaled(self) -> str:
+        """Not in percent, with two decimals, for a number that is not a fraction such as a correlation ρ:
+        ``"+0.40 [+0.31, +0.48]"``."""
+        return f"{self.estimate:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
+
 
 def wilson(correct: int, n: int, z: float = 1.96) -> Interval:
     """Accuracy ``correct / n`` with Wilson's score interval (95 % for z = 1.96), which unlike the normal

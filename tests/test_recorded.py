@@ -61,6 +61,8 @@ def test_a_difference_across_profiles_has_one_verdict_only_when_the_profiles_agr
     no_difference = {"cpu": found["cpu"].__class__("cpu", {}, {"d": {0: 0.01, 1: -0.01}},
                                                     {"d": {0: (-0.02, 0.04), 1: (-0.03, 0.01)}})}
     assert across(no_difference, "d")[0] == "no difference"
+    assert across(no_difference, "d", percent=False) == (
+        "no difference", "cpu: −0.01 to +0.01 over 2 seeds, each ±0.03"), "a difference of ρ: no unit, two decimals"
 
 
 def test_a_correlation_is_phrased_as_itself_not_as_a_percentage():

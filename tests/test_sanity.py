@@ -1,7 +1,7 @@
 import torch
 
 from sgt_course.models import SmallCNN
-from sgt_course.sanity import cascading_randomization, parametrized_layers, randomize_top_down
+from sgt_course.sanity import cascading_randomization, parametrized_layers, randomize_top_down, randomized_correlation
 
 
 def model():
@@ -31,3 +31,14 @@ def test_gradient_fails_to_stay_the_same_but_a_random_map_does_not_change():
     assert gradient_curve[0] == ("original", 1.0) and len(gradient_curve) == 4
     assert gradient_curve[-1][1] < 0.5, "a map of a random network no longer resembles the trained one's"
     assert all(abs(rho - 1.0) < 1e-6 for _, rho in random_curve), "a random map ignores the model"
+
+
+def test_randomized_correlation_is_the_cascades_last_step_per_sample():
+    net, x = model(), torch.rand(8, 1, 12, 12)
+    for method in ("gradient", "smoothgrad"):
+        per_sample = randomized_correlation(net, x, 0, method, seed=3)
+        assert per_sample.shape == (8,)
+        assert per_sample.mean().item() == cascading_randomization(net, x, 0, method, seed=3)[-1][1]
+    where = x > 0.5
+    per_sample = randomized_correlation(net, x, 0, "gradient", where=where)
+    assert per_sample.nanmean().item() == cascading_randomization(net, x, 0, "gradient", where=where)[-1][1]

@@ -86,6 +86,12 @@ def test_an_interval_says_whether_it_excludes_zero():
     assert not Interval(0.01, -0.01, 0.03).excludes_zero()
 
 
+def test_an_interval_prints_in_percent_or_as_itself():
+    assert str(Interval(0.931, 0.914, 0.945)) == "93.1 [91.4, 94.5]"
+    assert Interval(0.401, 0.312, 0.483).unscaled() == "+0.40 [+0.31, +0.48]"
+    assert Interval(-0.012, -0.051, 0.02).unscaled() == "-0.01 [-0.05, +0.02]"
+
+
 def test_the_interval_rule_needs_every_seed_to_exclude_zero_on_one_side():
     above, below, across = Interval(0.03, 0.01, 0.05), Interval(-0.03, -0.05, -0.01), Interval(0.0, -0.02, 0.02)
     assert interval_verdict([above, above]) == "higher" and interval_verdict([below]) == "lower"

@@ -38,7 +38,7 @@ from sgt_course.recipes import PAPER_SGT, ROBUST_REGIMES, TRAINING_EPS
 from sgt_course.recorded import across, record_path, recorded
 from sgt_course.removal import REMOVAL_SETTINGS, figure3_curves, removal_curve, removal_study
 from sgt_course.robustness import RobustnessAudit, robust_accuracy, robustness_audits, robustness_curves
-from sgt_course.sanity import cascading_randomization
+from sgt_course.sanity import randomized_correlation
 from sgt_course.stats import Interval, accuracy, bootstrap_mean, interval_spread, paired_difference, spread
 from sgt_course.tables import markdown_table
 from sgt_course.tools.run_records import library_fingerprint
@@ -77,17 +77,19 @@ def measure(profile: recipes.Profile, seed: int, device: torch.device) -> tuple[
     out: dict[str, Measured] = {f"0/2 · clean accuracy, {name}": accuracy(correct(model, test))
                                 for name, model in study_models.items()}
 
-    finals = {m: cascading_randomization(standard, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
-              for m in SANITY_METHODS}
-    out.update({f"1 · ρ after randomizing every layer, {saliency.label(m)}": v for m, v in finals.items()})
-    on_digit = test.x[:16] > 0  # the digit's strokes: the rank correlation without the background's ties
-    out.update({f"1 · ρ on the digit's pixels after randomizing every layer, {saliency.label(m)}": cascading_randomization(
-        standard, test.x[:16], test.y[:16], m, seed=seed, where=on_digit)[-1][1] for m in SANITY_METHODS})
+    xs, ys = test.x[:16], test.y[:16]  # notebook 1's sanity-check images
+    on_digit = xs > 0  # the digit's strokes: the rank correlation without the background's ties
+    rho = {m: randomized_correlation(standard, xs, ys, m, seed=seed) for m in SANITY_METHODS}
+    out.update({f"1 · ρ after randomizing every layer, {saliency.label(m)}": bootstrap_mean(v) for m, v in rho.items()})
+    out.update({f"1 · ρ on the digit's pixels after randomizing every layer, {saliency.label(m)}": bootstrap_mean(
+        randomized_correlation(standard, xs, ys, m, seed=seed, where=on_digit)) for m in SANITY_METHODS})
     asgt, _ = robust_model(profile, "ASGT", train, test, seed=seed, progress=False)
     for name, model in (("SGT", sgt), ("ASGT", asgt)):
         for m in SANITY_GUIDED_METHODS:
-            out[f"1 · ρ after randomizing every layer, {saliency.label(m)}, {name}"] = cascading_randomization(
-                model, test.x[:16], test.y[:16], m, seed=seed)[-1][1]
+            guided = randomized_correlation(model, xs, ys, m, seed=seed)
+            out[f"1 · ρ after randomizing every layer, {saliency.label(m)}, {name}"] = bootstrap_mean(guided)
+            out[f"1 · ρ after randomizing every layer, {saliency.label(m)}, {name} minus standard"] = paired_difference(
+                guided, rho[m])
 
     xe, ye = test.x[:profile.n_explain], test.y[:profile.n_explain]
     xr, yr = test.x[:profile.n_removal], test.y[:profile.n_removal]
@@ -309,7 +311,7 @@ def summary(profiles: tuple[str, ...] = ("ci", "cpu")) -> str:
                      + markdown_table(["notebook · model", "worst attack, per seed", "masking suspected"], rows))
     shared = [q for q in next(iter(records.values())).results if is_difference(q)
               and all(q in r.bounds for r in records.values())] if records else []
-    rows = [[q, *across(records, q)] for q in shared]
+    rows = [[q, *across(records, q, percent=" ρ " not in q)] for q in shared]
     parts.append("### Every recorded difference, with its verdict over " + " and ".join(records) + "\n\n"
                  "Each difference is paired over the same images, per seed, with its 95 % bootstrap interval. "
                  "*higher*/*lower*: every seed's interval on that side of 0 in every profile; *no difference*: "
