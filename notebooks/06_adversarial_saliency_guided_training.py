@@ -330,13 +330,12 @@ print(f"PGD accuracy, ASGT minus SGA: {order} points, paired over the same {len(
 # fill favours SGT and ASGT (section 4); ROAD's gaps above are the fair comparison.
 
 # %%
-from sgt_course.experiments import regime_summary
+from sgt_course.experiments import regime_summary, regime_table
 from sgt_course.plots import summary_bars
 
 summary = regime_summary(models, histories, test, robustness["PGD"], removal, HEADLINE_EPS)
-summary_bars(summary, title="the five regimes");
-for name, row in summary.items():
-    print(f"{name:<9} " + ", ".join(f"{metric} {value:.3f}" for metric, value in row.items()))
+summary_bars(summary, title="the five regimes, with 95 % intervals over the test images");
+display(Markdown(regime_table(summary)))
 
 # %% [markdown]
 # **What reproduced, and what did not.** Your run prints its own numbers above. The cell below reads
@@ -418,8 +417,7 @@ if profile.cifar10:
     plot_removal_curves(cifar_removal, title=f"{cifar_train.source}: gradient-ranked removal");
     cifar_summary = regime_summary(cifar_models, cifar_histories, cifar_test, cifar_robustness["PGD"], cifar_removal, 0.02)
     summary_bars(cifar_summary, title=f"{cifar_train.source}: the five regimes");
-    for name, row in cifar_summary.items():
-        print(f"{name:<9} " + ", ".join(f"{metric} {value:.3f}" for metric, value in row.items()))
+    display(Markdown(regime_table(cifar_summary)))
 else:
     print(f"The CIFAR-10 part runs in the gpu profile (this run: {profile.name!r}). On a GPU: "
           "SGT_COURSE_PROFILE=gpu, or `python3 course.py reproduce --datasets cifar10` for the full runs.")

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from sgt_course.saliency import label as method_label
+from sgt_course.stats import Interval
 from sgt_course.training import History
 
 if TYPE_CHECKING:
@@ -357,15 +358,24 @@ def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     return _finish(fig, ax, title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}")
 
 
-def summary_bars(table: Mapping[str, Mapping[str, float]], *, title: str | None = None) -> Figure:
-    """One panel per metric, one bar per row of ``table`` ({row: {metric: value}}), values written on the bars."""
+def summary_bars(table: Mapping[str, Mapping[str, float | Interval]], *, title: str | None = None) -> Figure:
+    """One panel per metric, one bar per row of ``table`` ({row: {metric: value}}), values written on the bars.
+
+    A value that is an :class:`~sgt_course.stats.Interval` is drawn as its estimate with its 95 % interval as
+    an error bar, so two bars whose intervals overlap read as what they are."""
     rows = list(table)
     metrics = list(next(iter(table.values())))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.3), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[0], metrics):
-        bars = ax.bar(rows, [table[r][metric] for r in rows], color=colors[:len(rows)])
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+        values = [table[r][metric] for r in rows]
+        heights = [v.estimate if isinstance(v, Interval) else v for v in values]
+        errors = None
+        if any(isinstance(v, Interval) for v in values):
+            errors = [[h - v.low if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)],
+                      [v.high - h if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)]]
+        bars = ax.bar(rows, heights, color=colors[:len(rows)], yerr=errors, capsize=3 if errors else 0)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
         ax.set_title(metric, fontsize=9)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.margins(y=0.15)

@@ -251,9 +251,10 @@ display(Markdown(f"Measured here: an SGT step costs **{cost['SGT'] / cost['stand
 models, histories = robust_models(profile, train, test, progress=False)
 EPS = TRAINING_EPS[train.source]
 audits = robustness_audits(models, test.x, test.y, EPS, budget=profile.audit, progress=False)
-summary_bars({name: {"clean": audit.clean.float().mean().item(), "PGD-10": audit.accuracy("PGD-10"),
-                     "worst case": audit.worst_case} for name, audit in audits.items()},
-             title=f"ε = {EPS}: PGD-10 against the worst case over the audit's attacks ({profile.audit.images} images)");
+summary_bars({name: {"clean": accuracy(audit.clean), "PGD-10": accuracy(audit.outcome("PGD-10").correct),
+                     "worst case": audit.worst_case_interval()} for name, audit in audits.items()},
+             title=f"ε = {EPS}: PGD-10 against the worst case over the audit's attacks ({profile.audit.images} images, "
+                   "95 % intervals)");
 display(Markdown("Same data, epochs and optimizer; adversarial training at ε = {}. Gradient masking suspected: {}."
                  .format(EPS, ", ".join(n for n, a in audits.items() if a.masking_suspected) or "for no regime")))
 
@@ -263,9 +264,10 @@ display(Markdown("Same data, epochs and optimizer; adversarial training at ε = 
 # %%
 xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
 both = removal_study({0: models}, xa, ya, fills=("uniform", "linear"), progress=False)
-summary_bars({name: {"worst-case accuracy": audits[name].worst_case,
-                     "ROAD gap, uniform fill": both.gap(name, "uniform")[0],
-                     "ROAD gap, linear fill": both.gap(name, "linear")[0]} for name in models});
+summary_bars({name: {"worst-case accuracy": audits[name].worst_case_interval(),
+                     "ROAD gap, uniform fill": both.gap_intervals(name, "uniform")[0],
+                     "ROAD gap, linear fill": both.gap_intervals(name, "linear")[0]} for name in models},
+             title="seed 0, with 95 % intervals over the images");
 worst = {name: audit.worst_case_interval() for name, audit in audits.items()}
 better = max(("standard", "SGT"), key=lambda name: worst[name].estimate)
 display(Markdown(f"Worst case at ε = {EPS}, % with 95 % intervals: ASGT **{worst['ASGT']}**, PGD-AT {worst['PGD-AT']}, "

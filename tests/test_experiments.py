@@ -86,7 +86,11 @@ def test_the_cifar10_parts_at_toy_size(cifar_root, monkeypatch):
     for row in summary.values():
         assert list(row) == ["clean accuracy", "PGD accuracy, ε=0.02", "removal-curve area (gradient) ↓",
                              "seconds per epoch"]
-        assert 0 <= row["clean accuracy"] <= 1 and 0 <= row["PGD accuracy, ε=0.02"] <= 1
+        clean, attacked, area = row["clean accuracy"], row["PGD accuracy, ε=0.02"], row["removal-curve area (gradient) ↓"]
+        assert 0 <= clean.low <= clean.estimate <= clean.high <= 1 and 0 <= attacked.low <= attacked.high <= 1
+        assert area.low <= area.estimate <= area.high and row["seconds per epoch"] > 0
+    assert summary["ASGT"]["removal-curve area (gradient) ↓"].estimate == pytest.approx(removal["ASGT"].area())
+    assert summary["SGT"]["PGD accuracy, ε=0.02"].estimate == pytest.approx(curves["PGD"]["SGT"].at(0.02))
 
 
 def test_regime_summary_needs_the_eps_it_was_measured_at(cifar_root, monkeypatch):
@@ -116,9 +120,12 @@ def test_the_gpu_profiles_cifar10_cell_runs_at_toy_size(notebook, cifar_root, mo
     (source,) = [c.source for c in cells if c.cell_type == "code" and "if profile.cifar10:" in c.source]
     toy = PROFILES["ci"].scaled(n_train=None, n_test=None, n_robust=None, epochs=1, robust_epochs=1, lr=1e-3,
                                 batch_size=8, n_explain=4, cifar10=True)
+    from IPython.display import Markdown, display
+
     namespace = {"profile": toy, "device": torch.device("cpu"), "torch": torch,  # what earlier cells define
+                 "Markdown": Markdown, "display": display,
                  **{name: getattr(module, name) for module, names in [
-                     (experiments, ["image_data", "image_model", "robust_models", "regime_summary"]),
+                     (experiments, ["image_data", "image_model", "robust_models", "regime_summary", "regime_table"]),
                      (recipes, ["PAPER_SGT"]), (removal, ["removal_curve"]),
                      (robustness, ["robustness_curves", "robustness_table"]),
                      (plots, ["robustness_panels", "plot_removal_curves", "summary_bars"])] for name in names}}
