@@ -5,7 +5,8 @@ It is built from the notebooks nbval executed earlier in this test run ($SGT_COU
 the front page every page of the site is followed. Each must load without an error and ask for nothing
 outside the site's folder; each notebook page must show every figure of its notebook, its equations
 typeset, the box saying how it was made, and no error and no warning among its outputs; no exercise's
-solution before the reader opens its toggle, and Colab links to the student version.
+solution before the reader opens its toggle, and Colab links to the student version; no code or printed
+line running past the text column at 1280 px.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from sgt_course.tools.run_records import EXECUTED_ENV
 MATHJAX_DONE = "!window.MathJax || (MathJax.Hub && MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
 WIDGET_NOTES = ("Array.from(document.querySelectorAll('.cell_output'))"
                 ".filter(o => o.innerText.includes('needs a running kernel')).length")
+#: The code and output blocks wider than the text column (their first characters), at the page's width.
+OVERFLOWING = """() => {
+  const column = document.querySelector('article.bd-article').getBoundingClientRect();
+  return Array.from(document.querySelectorAll('div.cell pre, div.cell_output pre'))
+    .filter(b => b.scrollWidth > b.clientWidth + 1 || b.getBoundingClientRect().right > column.right + 1)
+    .map(b => b.textContent.slice(0, 60));
+}"""
 _EXPLORER = re.compile(r"^\w+_explorer\(", re.M)
 
 
@@ -89,6 +97,9 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
         notes = page.evaluate(WIDGET_NOTES)
         if notes != expected["widgets"]:
             problems.append(f"{name}: {notes} widget notes for {expected['widgets']} explorers")
+        wide = page.evaluate(OVERFLOWING)
+        if wide:
+            problems.append(f"{name}: {len(wide)} code or output blocks run past the text column, e.g. {wide[0]!r}")
         maths = page.evaluate("document.querySelectorAll('.math.notranslate').length")
         done = page.evaluate("document.querySelectorAll('.math.notranslate script[type^=\"math/tex\"]').length")
         failed = page.evaluate("document.querySelectorAll('.MathJax_Error, .MathJax .merror').length")
