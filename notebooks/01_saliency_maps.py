@@ -200,7 +200,8 @@ from sgt_course.sanity import randomized_correlation
 from sgt_course.stats import bootstrap_mean
 
 xs, ys = test.x[:16], test.y[:16]
-final = {saliency.label(m): bootstrap_mean(randomized_correlation(model, xs, ys, m)) for m in METHODS + ["random"]}
+per_image = {m: randomized_correlation(model, xs, ys, m) for m in METHODS + ["random"]}  # reused below
+final = {saliency.label(m): bootstrap_mean(rho) for m, rho in per_image.items()}
 digit_final = {saliency.label(m): bootstrap_mean(randomized_correlation(model, xs, ys, m, where=on_digit))
                for m in METHODS + ["random"]}
 print(f"{'ρ after randomizing every layer':<34}{'all pixels':>24}{'the digit only':>24}")
@@ -259,10 +260,9 @@ from sgt_course.stats import paired_difference
 print(f"{'ρ after randomizing every layer':<30}{'the model':>24}{'minus the standard model':>28}")
 guided_minus_standard = {}
 for m in ("gradient", "smoothgrad"):
-    standard_rho = randomized_correlation(model, xs, ys, m)
     for name, network in guided.items():
         rho = randomized_correlation(network, xs, ys, m)
-        guided_minus_standard[(m, name)] = paired_difference(rho, standard_rho)
+        guided_minus_standard[(m, name)] = paired_difference(rho, per_image[m])  # the standard model's, above
         print(f"{saliency.label(m) + ', ' + name:<30}{bootstrap_mean(rho).unscaled():>24}"
               f"{guided_minus_standard[(m, name)].unscaled():>28}")
 # ... and over three seeds in both profiles, by the course's rule (higher / lower: every seed's interval on
