@@ -3,20 +3,24 @@ nothing a student need not read."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from sgt_course.tools import headless
 from sgt_course.tools.headless import INLINE_BACKEND, run_cells
 
 
 def test_a_notebook_runs_quietly_in_its_folder_and_a_failing_cell_is_reported(tmp_path, capfd):
     (tmp_path / "data.txt").write_text("42")
-    nb = new_notebook(cells=[new_code_cell("import os; print(open('data.txt').read(), os.environ['SGT_COURSE_PROFILE'])")])
+    nb = new_notebook(cells=[new_code_cell("import os; print(open('data.txt').read(), os.environ['SGT_COURSE_PROFILE'], "
+                                           "os.environ['SGT_COURSE_STATIC_EXPLORERS'])")])
     seconds, error, first_figure = run_cells(nb, tmp_path, profile="ci", timeout=120)
     assert error is None and seconds > 0 and first_figure is None, "no figure drawn"
-    assert nb.cells[0].outputs[0]["text"].strip() == "42 ci"
+    assert nb.cells[0].outputs[0]["text"].strip() == "42 ci 1", "a headless run's explorers draw their static twins"
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out
 
@@ -63,3 +67,35 @@ def test_the_time_to_the_first_figure_is_when_the_first_cell_that_draws_one_fini
                              new_code_cell("time.sleep(1.5); plt.plot([2, 1]); plt.show()")])
     seconds, error, first_figure = run_cells(nb, tmp_path, timeout=120, backend=INLINE_BACKEND)
     assert error is None and 1.5 < first_figure < seconds - 1.4
+
+
+@pytest.mark.parametrize("reply_after, asked, expected", [
+    (None, 0, "reply"),      # the reply comes before "idle"
+    (0.02, 0, "reply"),      # ... or soon after it
+    (0.15, 1, "reply"),      # late: the kernel is asked again, and the reply is taken
+    (9.0, 1, None),          # never: "idle" ends the cell
+])
+def test_a_reply_overdue_after_idle_gets_one_more_request_then_idle_ends_the_cell(reply_after, asked, expected):
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        reply, idle, calls = loop.create_future(), loop.create_future(), []
+        if reply_after is None:
+            reply.set_result("reply")
+            loop.call_later(0.01, idle.set_result, None)
+        else:
+            idle.set_result(None)
+            loop.call_later(reply_after, lambda: reply.done() or reply.set_result("reply"))
+        result = await headless.reply_or_idle(reply, idle, lambda: calls.append(1), grace=0.1)
+        return result, len(calls), reply.cancelled()
+
+    result, calls, cancelled = asyncio.run(scenario())
+    assert (result, calls) == (expected, asked)
+    assert cancelled == (expected is None)
+
+
+def test_an_overdue_reply_is_rebuilt_from_the_cells_outputs():
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": ["..."]}
+    ok = headless._reply_from_outputs({"outputs": [{"output_type": "stream"}], "execution_count": 3}, "m1")
+    failed = headless._reply_from_outputs({"outputs": [error], "execution_count": 4}, "m2")
+    assert ok["content"] == {"status": "ok", "execution_count": 3} and ok["parent_header"]["msg_id"] == "m1"
+    assert failed["content"]["status"] == "error" and failed["content"]["ename"] == "ValueError"

@@ -6,19 +6,22 @@ the deck and ``gpu-check`` do, and say what a hung cell was waiting for.
 
 from __future__ import annotations
 
+import asyncio
 import faulthandler
 import os
 import re
 import signal
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sgt_course.recipes import PROFILE_ENV
+from sgt_course.static_explorers import STATIC_ENV
 
 #: Seconds a cell may run headless before its notebook fails (the slowest cell of the cpu course takes
 #: a few minutes; a hung kernel should not take the whole run with it).
@@ -76,13 +79,92 @@ def execute(notebook: Path, output: Path | None = None, *, profile: str | None =
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
+#: Seconds a cell's ``execute_reply`` may lag behind the kernel's "idle" before the client asks the
+#: kernel again, and again before it takes "idle" as the cell's end.
+REPLY_GRACE = 10.0
+
+
+async def reply_or_idle(reply: asyncio.Future, idle: asyncio.Future, ask_again: Callable[[], object],
+                        grace: float = REPLY_GRACE) -> object | None:
+    """The cell's ``execute_reply`` (``reply``'s result), or None once the kernel has been ``idle`` for
+    2 × ``grace`` seconds with no reply; ``ask_again()`` is called after the first ``grace``.
+
+    By the messaging protocol a kernel publishes "idle" on IOPub after a cell's last output, so once it
+    has, the outputs are complete; the reply on the shell channel only adds the status.
+    """
+    try:
+        await asyncio.wait({reply, idle}, return_when=asyncio.FIRST_COMPLETED)
+        if not reply.done() and (idle.cancelled() or idle.exception() is not None):
+            return await reply  # no "idle" seen (the output watcher failed): nothing to go on but the reply
+        for attempt in range(2):
+            if reply.done():
+                break
+            try:
+                return await asyncio.wait_for(asyncio.shield(reply), grace)
+            except asyncio.TimeoutError:
+                if attempt == 0:
+                    ask_again()
+        if not reply.done():
+            reply.cancel()
+            return None
+        return reply.result()
+    except asyncio.CancelledError:
+        reply.cancel()
+        raise
+
+
+def _reply_from_outputs(cell: object, msg_id: str) -> dict:
+    """The ``execute_reply`` that ``cell``'s outputs imply: an error output makes it an error."""
+    errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    content: dict = {"status": "error" if errors else "ok", "execution_count": cell.get("execution_count")}
+    if errors:
+        content.update({key: errors[-1].get(key) for key in ("ename", "evalue", "traceback")})
+    return {"msg_type": "execute_reply", "header": {"msg_type": "execute_reply"}, "parent_header": {"msg_id": msg_id},
+            "metadata": {}, "content": content}
+
+
+def _notebook_client() -> type:
+    """nbclient's ``NotebookClient``, made not to wait on a cell's ``execute_reply`` that is overdue once
+    its kernel has gone idle (:func:`reply_or_idle`): it asks the kernel for its info after
+    :data:`REPLY_GRACE` seconds, and takes the outputs as the cell's result after twice that.
+
+    Why: with ipykernel 7.4 and pyzmq 27 on the 2-core machine, notebook 2's k/λ explorer cell (many
+    widget comms and a 1 MB static twin) now and then left its reply unread while both kernel and
+    client waited in ``epoll``, the kernel idle and answering other clients: 4 of 5 runs one evening,
+    1 of 11 the next day. Each such run sat out the whole cell timeout.
+    """
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        async def _async_poll_for_reply(self, msg_id: str, cell: object, timeout: int | None,
+                                        task_poll_output_msg: asyncio.Future,
+                                        task_poll_kernel_alive: asyncio.Future) -> dict:
+            reply = asyncio.ensure_future(super()._async_poll_for_reply(
+                msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive))
+
+            def ask_again() -> None:
+                print(f"no reply {REPLY_GRACE:.0f} s after the kernel went idle; asking it again", file=sys.stderr,
+                      flush=True)
+                self.kc.kernel_info()
+
+            result = await reply_or_idle(reply, task_poll_output_msg, ask_again)
+            if result is not None:
+                return result
+            print("still no reply: the cell's outputs are taken as its result", file=sys.stderr, flush=True)
+            task_poll_kernel_alive.cancel()
+            return _reply_from_outputs(cell, msg_id)
+
+    return Client
+
+
 def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int = CELL_TIMEOUT,
               backend: str | None = None) -> tuple[float, str | None, float | None]:
     """Execute the notebook object ``nb`` in place in a fresh kernel working in ``cwd``.
 
     The kernel gets this process's environment with $SGT_COURSE_PROFILE set to ``profile``, matplotlib's
-    backend set to ``backend`` (default: $MPLBACKEND, else inline figures) and this sgt_course first on
-    its $PYTHONPATH.
+    backend set to ``backend`` (default: $MPLBACKEND, else inline figures), this sgt_course first on
+    its $PYTHONPATH and $SGT_COURSE_STATIC_EXPLORERS=1, so its explorers also draw their static twins for
+    the site and the deck (:mod:`sgt_course.static_explorers`).
     Returns the wall time in seconds, the last line of a failed cell's error (else None), and the seconds
     from the start until the first cell that drew a figure had finished (None: no figure): how long a
     student waits for the first picture.
@@ -91,7 +173,6 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     Python stacks of the kernel and of this client are written to a file that the error names
     (:class:`StackDump`): what a hung kernel, or a client that stopped listening, was doing.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     env = dict(os.environ)
@@ -101,6 +182,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
     if profile is not None:
         env[PROFILE_ENV] = profile
     env["MPLBACKEND"] = backend or env.get("MPLBACKEND") or INLINE_BACKEND
+    env[STATIC_ENV] = "1"  # nobody moves a slider in a headless run: explorers draw their static twins
     start, error, first_figure = time.perf_counter(), None, []
 
     def executed(cell: object, **_: object) -> None:
@@ -109,7 +191,7 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
             first_figure.append(time.perf_counter() - start)
 
     with _kernel_config() as config, StackDump(timeout) as dump:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+        client = _notebook_client()(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                                 config=config, extra_arguments=dump.kernel_arguments,
                                 on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
                                 on_cell_executed=executed)
