@@ -85,3 +85,31 @@ def ink_fraction(png: bytes) -> float:
     image = Image.open(io.BytesIO(png)).convert("L")
     histogram = image.histogram()
     return 1 - max(histogram) / sum(histogram)
+
+
+#: In the page: move every control of every static explorer (:mod:`sgt_course.static_explorers`) away from
+#: its default, one at a time, and list what did not follow: the frame must change, and a range's shown
+#: value with it. Every control then goes back, and the default frame must come back.
+EXERCISE_TWINS = """() => {
+  const problems = [];
+  document.querySelectorAll('.sgt-static-explorer').forEach((twin, t) => {
+    const frame = twin.querySelector('.frame');
+    const look = () => frame.tagName === 'IMG' ? frame.src : frame.innerHTML;
+    const first = look();
+    if (!first || (frame.tagName === 'IMG' && !frame.naturalWidth)) problems.push(`explorer ${t}: no default frame`);
+    twin.querySelectorAll('[data-control]').forEach((control, c) => {
+      const count = control.tagName === 'SELECT' ? control.options.length : +control.max + 1;
+      if (count < 2) return;
+      const before = control.value, shown = twin.querySelector(`output[data-for="${c}"]`);
+      const text = shown ? shown.textContent : null, was = look();
+      control.value = String((+before + 1) % count);
+      control.dispatchEvent(new Event('input'));
+      if (look() === was) problems.push(`explorer ${t}, control ${c}: the frame did not change`);
+      if (shown && shown.textContent === text) problems.push(`explorer ${t}, control ${c}: the shown value did not change`);
+      control.value = before;
+      control.dispatchEvent(new Event('input'));
+    });
+    if (look() !== first) problems.push(`explorer ${t}: the default frame did not come back`);
+  });
+  return problems;
+}"""

@@ -5,8 +5,9 @@ It is built from the notebooks nbval executed earlier in this test run ($SGT_COU
 the front page every page of the site is followed. Each must load without an error and ask for nothing
 outside the site's folder; each notebook page must show every figure of its notebook, its equations
 typeset, the box saying how it was made, and no error and no warning among its outputs; no exercise's
-solution before the reader opens its toggle, and Colab links to the student version; no code or printed
-line running past the text column at 1280 px.
+solution before the reader opens its toggle, and Colab links to the student version; every explorer as
+its static twin, whose every control changes the frame without a kernel; no code or printed line running
+past the text column at 1280 px.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from e2e.conftest import WatchedPage, ink_fraction
+from e2e.conftest import EXERCISE_TWINS, WatchedPage, ink_fraction
+from sgt_course.static_explorers import CSS_CLASS
 from sgt_course.tools import site
 from sgt_course.tools.run_records import EXECUTED_ENV
 
@@ -87,16 +89,19 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
         if not name.startswith(site.PAGES + "/"):
             continue
         expected = _expected(built, Path(name))
-        images = page.evaluate("Array.from(document.querySelectorAll('.cell_output img'), i => i.naturalWidth)")
+        images = page.evaluate("Array.from(document.querySelectorAll('.cell_output img:not(.frame)'), "
+                               "i => i.naturalWidth)")
         if len(images) != expected["figures"] or 0 in images:
             problems.append(f"{name}: {len(images)} figures shown ({images.count(0)} broken), "
                             f"{expected['figures']} in the notebook")
         tables = page.evaluate("document.querySelectorAll('.cell_output table').length")
         if tables < expected["tables"]:
             problems.append(f"{name}: {tables} tables shown, {expected['tables']} Markdown tables in the outputs")
-        notes = page.evaluate(WIDGET_NOTES)
-        if notes != expected["widgets"]:
-            problems.append(f"{name}: {notes} widget notes for {expected['widgets']} explorers")
+        notes, twins = page.evaluate(WIDGET_NOTES), page.evaluate(f"document.querySelectorAll('.{CSS_CLASS}').length")
+        if notes or twins != expected["widgets"]:
+            problems.append(f"{name}: {twins} static explorers and {notes} 'needs a kernel' notes for "
+                            f"{expected['widgets']} explorers")
+        problems += [f"{name}: {problem}" for problem in page.evaluate(EXERCISE_TWINS)]
         wide = page.evaluate(OVERFLOWING)
         if wide:
             problems.append(f"{name}: {len(wide)} code or output blocks run past the text column, e.g. {wide[0]!r}")

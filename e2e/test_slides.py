@@ -1,9 +1,11 @@
 """The seminar deck, built in the ci profile and shown in headless Chromium: every slide renders,
-the equations are typeset, and the page reports no error and asks for nothing beyond its folder."""
+the equations are typeset, the ε explorer's controls work without a kernel, and the page reports no error
+and asks for nothing beyond its folder."""
 
 from __future__ import annotations
 
-from e2e.conftest import WatchedPage, ink_fraction
+from e2e.conftest import EXERCISE_TWINS, WatchedPage, ink_fraction
+from sgt_course.static_explorers import CSS_CLASS
 from sgt_course.tools import slides
 
 
@@ -23,6 +25,8 @@ def test_the_deck_renders_every_slide_in_chromium(deck: slides.Deck, watched: Wa
         assert height <= page.evaluate("Reveal.getConfig().height"), f"slide {index + 1} overflows ({height} px)"
     assert page.evaluate("document.querySelectorAll('.MathJax').length") >= 20, "the equations were not typeset"
     assert page.evaluate("document.querySelectorAll('.MathJax .merror, .MathJax_Error').length") == 0
-    assert page.evaluate("document.querySelectorAll('.reveal img').length") == deck.figures >= 5
+    assert page.evaluate("document.querySelectorAll('.reveal img:not(.frame)').length") == deck.figures >= 5
+    assert page.evaluate(f"document.querySelectorAll('.{CSS_CLASS}').length") >= 1, "the ε slide's explorer"
+    assert page.evaluate(EXERCISE_TWINS) == []
     assert watched.errors == []
     assert [url for url in watched.requests if not url.startswith(("file:", "data:"))] == []

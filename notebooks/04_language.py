@@ -174,13 +174,16 @@ assert table["SGT", "gradient"]["sufficiency ↓"] < table["standard", "gradient
 # ## 4 · Try your own sentence
 #
 # Type a review; the token saliency of both models redraws as you type. Words outside the
-# vocabulary become `<unk>`.
+# vocabulary become `<unk>`. (On the course website, which has no kernel, pick one of the prepared
+# sentences instead.)
 
 # %%
 from sgt_course.widgets import text_explorer
 
 text_explorer({"standard": standard, "SGT": sgt}, train.vocab,
-              text="the plot was boring but the cast and the music were brilliant and moving")
+              text="the plot was boring but the cast and the music were brilliant and moving",
+              sentences=["a dull and tedious film with a terrible script",
+                         "not bad at all , the acting was wonderful"])
 
 # %% [markdown]
 # ## 5 · Exercise: comprehensiveness of one review

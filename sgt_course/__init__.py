@@ -14,7 +14,8 @@ One module per idea, in layers (no import runs back up):
 6. one module per kind of measurement: :mod:`~sgt_course.metrics` (saliency against ground truth),
    :mod:`~sgt_course.removal` (removal curves, the paper's Fig. 3, the fair study),
    :mod:`~sgt_course.robustness` (accuracy under attack) and :mod:`~sgt_course.sanity`;
-7. :mod:`~sgt_course.plots` and :mod:`~sgt_course.experiments` (the notebooks' cached models);
+7. :mod:`~sgt_course.plots`, :mod:`~sgt_course.experiments` (the notebooks' cached models) and
+   :mod:`~sgt_course.static_explorers` (an explorer's frames, drawn ahead, for pages without a kernel);
 8. :mod:`~sgt_course.widgets` and :mod:`~sgt_course.exercises`.
 
 These are what the notebooks import. The course's tooling sits apart, in :mod:`sgt_course.tools` (the

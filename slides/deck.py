@@ -245,6 +245,18 @@ display(Markdown(f"Measured here: an SGT step costs **{cost['SGT'] / cost['stand
 # Carlini et al.'s (2019) checks for gradient masking: `robustness.robustness_audit` (notebook 5).
 
 # %% [markdown]
+# ## The attacks, ε by ε
+#
+# Move ε and pick the attack: each model's prediction and its gradient map of the attacked image. The
+# frames were drawn when the deck was built, so the slider needs no kernel.
+
+# %%
+from sgt_course.widgets import attack_twin
+
+attack_twin({"standard": standard, "SGT": sgt}, test.x[:3], test.y[:3], eps_max=0.3, class_names=test.class_names,
+            progress=False)
+
+# %% [markdown]
 # ## Robustness of five regimes
 
 # %%

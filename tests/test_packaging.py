@@ -177,7 +177,8 @@ def test_readme_maps_every_notebook_with_a_colab_badge_that_opens_its_student_ve
 #: own layer or below, never from above, and never from the course tooling in sgt_course.tools.
 LAYERS = [("checks", "recipes", "runtime", "stats", "tables", "recorded"), ("data", "models"),
           ("saliency", "masking", "imputation", "attacks"), ("losses",), ("training", "timing"),
-          ("metrics", "removal", "robustness", "sanity"), ("plots", "experiments"), ("widgets", "exercises")]
+          ("metrics", "removal", "robustness", "sanity"), ("plots", "experiments", "static_explorers"),
+          ("widgets", "exercises")]
 
 
 def test_no_import_runs_back_up_the_layers_or_into_the_tooling():

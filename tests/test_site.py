@@ -57,6 +57,22 @@ def test_a_page_drops_progress_bars_names_widgets_and_says_how_it_was_made():
     assert "student" not in teacher_only.cells[2].source and "Colab" not in teacher_only.cells[2].source
 
 
+def test_an_explorer_with_a_static_twin_shows_the_twin_and_no_note():
+    from sgt_course.static_explorers import Control, static_explorer
+
+    twin = static_explorer(lambda eps: f"<p>{eps}</p>", [Control("eps", "ε", (0.1, 0.2))], progress=False)
+    nb = executed_notebook(new_notebook(cells=[new_markdown_cell("# 5 · Attacks"), new_code_cell("attack_explorer()"),
+                                               new_code_cell("other_widget()")]))
+    slider = {"application/vnd.jupyter.widget-view+json": {"model_id": "b"}, "text/plain": "VBox()"}
+    nb.cells[1].outputs = [new_output("display_data", data={"text/html": twin._repr_html_(), "text/plain": repr(twin)}),
+                           new_output("display_data", data=slider)]
+    nb.cells[2].outputs = [new_output("display_data", data=slider)]
+    page = site.web_page(nb, "05_attacks.ipynb", student=False, colab=None)
+    explorer, other = (c for c in page.cells if c.cell_type == "code")
+    assert len(explorer.outputs) == 1 and site.is_static_twin(explorer.outputs[0]), "the twin stands for the widget"
+    assert other.outputs[0]["data"]["text/markdown"] == site.WIDGET_NOTE, "a widget without a twin says it needs a kernel"
+
+
 def test_a_page_refuses_an_error_output_or_a_notebook_without_record():
     nb = executed_notebook(_notebook())
     nb.cells[1].outputs = [new_output("error", ename="ValueError", evalue="bad", traceback=[])]

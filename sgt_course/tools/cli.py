@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sgt_course.recipes import PROFILE_ENV, PROFILES, default_profile_name
 from sgt_course.runtime import CACHE_ENV
+from sgt_course.static_explorers import STATIC_ENV
 from sgt_course.tools import notebook_files
 from sgt_course.tools.headless import CELL_TIMEOUT, execute
 from sgt_course.tools.run_records import EXECUTED_ENV
@@ -126,6 +127,8 @@ def _test(args: argparse.Namespace) -> int:
         env[CACHE_ENV] = tempfile.mkdtemp(prefix="sgt-course-test-")
     # nbval's executed notebooks are kept there (notebooks/conftest.py): e2e/ builds the website from them.
     env.setdefault(EXECUTED_ENV, tempfile.mkdtemp(prefix="sgt-course-executed-"))
+    # ... and, like every headless run, they draw their explorers' static twins, which the site then shows.
+    env[STATIC_ENV] = "1"
     # --durations: the log names the slowest tests, so a CI run that creeps towards its limit says where.
     # A cell gets 10 minutes (the slowest takes under 2 in ci): a kernel that stops answering (seen once
     # in about forty notebook runs) then fails its cell instead of eating CI's whole time limit.

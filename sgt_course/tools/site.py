@@ -13,7 +13,8 @@ the nbval run of ``sgt-course test`` (:mod:`sgt_course.tools.run_records`):
    edits re-execute nothing.
 2. Each page is the executed notebook with a box at its top saying how it was made (profile, data,
    machine, date, wall time) and where to get it (the notebook, its student version, Colab). Progress
-   bars are dropped; an interactive widget, which needs a kernel, becomes a line saying so.
+   bars are dropped; an explorer shows its static twin (:mod:`sgt_course.static_explorers`), whose controls
+   work without a kernel; any other interactive widget becomes a line saying it needs one.
 3. The front page is the README's introduction and course map, with the run of every notebook in a
    table, the seminar deck (built in the same profile, in ``deck/``) and the student notebooks.
 4. MathJax 2 is copied beside the pages, as for the deck: the site needs no network, to build or to read.
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sgt_course.static_explorers import CSS_CLASS
 from sgt_course.tools import run_records
 from sgt_course.tools.headless import CELL_TIMEOUT, INLINE_BACKEND, execute
 from sgt_course.tools.notebook_files import SOLUTION, STUDENT_FOLDER, course_notebooks, repo_root, strip_solutions
@@ -65,6 +67,8 @@ class Site:
         stale: reused notebooks whose run used another version of the ``sgt_course`` library.
         stderr: what each page shows from standard error (warnings, mostly), by notebook; progress bars
             are not counted. Empty for a clean course.
+        untwinned: pages with a widget that has no static twin (a run from before twins existed: build
+            with ``fresh``), each with how many.
         warnings: what Sphinx warned about (empty for a clean build).
         seconds: the build's wall time, executions included.
     """
@@ -75,6 +79,7 @@ class Site:
     executed: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     stderr: dict[str, list[str]] = field(default_factory=dict)
+    untwinned: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -154,12 +159,21 @@ def _is_progress(output: dict) -> bool:
         _TQDM.search(str(output.get("text", ""))))
 
 
+#: What a page says where a widget had no static twin.
+WIDGET_NOTE = ("*An interactive widget is here: it needs a running kernel. Open the notebook in JupyterLab or "
+               "Colab to move its sliders.*")
+
+
 def _widget_note() -> object:
     from nbformat.v4 import new_output
 
-    text = ("*An interactive widget is here: it needs a running kernel. Open the notebook in JupyterLab or "
-            "Colab to move its sliders.*")
-    return new_output("display_data", data={"text/markdown": text, "text/plain": text})
+    return new_output("display_data", data={"text/markdown": WIDGET_NOTE, "text/plain": WIDGET_NOTE})
+
+
+def is_static_twin(output: dict) -> bool:
+    """Whether ``output`` is an explorer's static twin (:mod:`sgt_course.static_explorers`), which stands in
+    for the explorer's widget on a page."""
+    return f'class="{CSS_CLASS}"' in str(output.get("data", {}).get("text/html", ""))
 
 
 def stderr_text(nb: object) -> list[str]:
@@ -183,8 +197,9 @@ def folded_solution(source: str, outputs: list) -> str:
 def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> object:
     """The page for the executed notebook ``nb`` (a copy): a box after its title saying how it was made
     and where to get it (this notebook, its student version when ``student``, Colab when ``colab`` is
-    the repository's Colab prefix); the Colab set-up cell hidden; progress bars dropped; interactive
-    widgets replaced by a line that says so; each exercise shown as the student sees it, its solution and
+    the repository's Colab prefix); the Colab set-up cell hidden; progress bars dropped; an interactive
+    widget dropped where its cell displayed the explorer's static twin (which works without a kernel), and
+    replaced by a line that says it needs a kernel where not; each exercise shown as the student sees it, its solution and
     what the checker said folded away below it (:func:`folded_solution`).
 
     Raises:
@@ -202,14 +217,17 @@ def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> obje
             continue
         if cell.source.startswith(COLAB_SETUP):  # installs the course on Colab; nothing for a reader
             cell.metadata.setdefault("tags", []).append("remove-cell")
-        kept = []
+        kept, twinned = [], any(is_static_twin(output) for output in cell.outputs)
         for output in cell.outputs:
             if output.get("output_type") == "error":
                 raise SiteError(f"{name}: a cell's output is an error ({output.get('ename')}: {output.get('evalue')})")
             if _is_progress(output):
                 continue
-            kept.append(_widget_note() if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
-                        else output)
+            if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+                if not twinned:
+                    kept.append(_widget_note())
+                continue
+            kept.append(output)
         cell.outputs = kept
     exercises = [i for i, cell in enumerate(page.cells) if cell.cell_type == "code" and SOLUTION.search(cell.source)]
     for index in reversed(exercises):
@@ -328,6 +346,12 @@ def _stage_pages(site: Site, notebooks: list[Path], profile: str, executed: Path
             site.stale.append(path.name)
         records[path.name], titles[path.name] = record, title(wanted)
         page = web_page(nb, path.name, student=(students / path.name).is_file(), colab=colab)
+        notes = sum(o.get("data", {}).get("text/plain") == WIDGET_NOTE for c in page.cells if c.cell_type == "code"
+                    for o in c.outputs)
+        if notes:
+            site.untwinned[path.name] = notes
+            say(f"  {path.name}: {notes} widget(s) without a static twin, shown as a note "
+                "(`sgt-course site --fresh` draws the twins)")
         stderr = stderr_text(page)
         if stderr:
             site.stderr[path.name] = stderr
