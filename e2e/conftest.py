@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +86,36 @@ def ink_fraction(png: bytes) -> float:
     image = Image.open(io.BytesIO(png)).convert("L")
     histogram = image.histogram()
     return 1 - max(histogram) / sum(histogram)
+
+
+#: The smallest figure text a reader should get, in CSS pixels.
+READABLE_PX = 9.0
+#: In the page: every figure shown (a static explorer's visible frame too), as [src, natural width, shown width].
+SHOWN_IMAGES = """() => Array.from(document.querySelectorAll('.cell_output img'))
+  .filter(i => i.offsetParent !== null && i.naturalWidth > 0)
+  .map(i => [i.currentSrc || i.src, i.naturalWidth, i.getBoundingClientRect().width])"""
+
+
+def smallest_text_px(png: bytes, natural_width: float, shown_width: float, points: float) -> float | None:
+    """How tall ``points``-point figure text is on screen, in CSS pixels: the PNG's dots per inch (its
+    pHYs chunk, which matplotlib writes) turn points into image pixels, and the shown width scales them.
+    None when the PNG does not say its resolution."""
+    from PIL import Image
+
+    dpi = Image.open(io.BytesIO(png)).info.get("dpi")
+    if not dpi or not natural_width:
+        return None
+    return points * float(dpi[0]) / 72 * shown_width / natural_width
+
+
+def image_bytes(src: str) -> bytes:
+    """The bytes of an image the page shows: a ``data:`` URI's or a ``file://`` URL's."""
+    import base64
+    from urllib.parse import unquote, urlparse
+
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    return Path(unquote(urlparse(src).path)).read_bytes()
 
 
 #: In the page: move every control of every static explorer (:mod:`sgt_course.static_explorers`) away from

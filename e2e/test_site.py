@@ -7,7 +7,7 @@ outside the site's folder; each notebook page must show every figure of its note
 typeset, the box saying how it was made, and no error and no warning among its outputs; no exercise's
 solution before the reader opens its toggle, and Colab links to the student version; every explorer as
 its static twin, whose every control changes the frame without a kernel; no code or printed line running
-past the text column at 1280 px.
+past the text column at 1280 px; no figure whose smallest text is shown below 9 px.
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from e2e.conftest import EXERCISE_TWINS, WatchedPage, ink_fraction
+from e2e.conftest import (
+    EXERCISE_TWINS,
+    READABLE_PX,
+    SHOWN_IMAGES,
+    WatchedPage,
+    image_bytes,
+    ink_fraction,
+    smallest_text_px,
+)
+from sgt_course.plots import SMALL_PT
 from sgt_course.static_explorers import CSS_CLASS
 from sgt_course.tools import site
 from sgt_course.tools.run_records import EXECUTED_ENV
@@ -102,6 +111,12 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
             problems.append(f"{name}: {twins} static explorers and {notes} 'needs a kernel' notes for "
                             f"{expected['widgets']} explorers")
         problems += [f"{name}: {problem}" for problem in page.evaluate(EXERCISE_TWINS)]
+        for src, natural, shown in page.evaluate(SHOWN_IMAGES):
+            px = smallest_text_px(image_bytes(src), natural, shown, SMALL_PT)
+            if px is None or px < READABLE_PX:
+                what = "a static explorer's frame" if src.startswith("data:") else src.rsplit("/", 1)[-1]
+                problems.append(f"{name}: {what} shows its {SMALL_PT} pt text at "
+                                f"{'an unknown size' if px is None else f'{px:.1f} px'} (at least {READABLE_PX:.0f})")
         wide = page.evaluate(OVERFLOWING)
         if wide:
             problems.append(f"{name}: {len(wide)} code or output blocks run past the text column, e.g. {wide[0]!r}")

@@ -138,7 +138,9 @@ for layout, architecture, regime in models:
 # %%
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, len(LAYOUTS), figsize=(6.5 * len(LAYOUTS), 3.4), sharey=True)
+from sgt_course.plots import MAX_WIDTH_IN, SMALL_PT
+
+fig, axes = plt.subplots(1, len(LAYOUTS), figsize=(MAX_WIDTH_IN, 3.4), sharey=True)
 for ax, layout in zip(axes, LAYOUTS):
     groups = [(a, r) for a in ARCHITECTURES for r in ("standard", "SGT")]
     width = 0.8 / len(METHODS)
@@ -147,7 +149,7 @@ for ax, layout in zip(axes, LAYOUTS):
                width, label=saliency.label(m))
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], [f"{a}\n{r}" for a, r in groups])
     ax.set(title=f"{layout}: AUP (higher = map inside the box; at most 0.8)", ylim=(0, 0.8))
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=SMALL_PT)
 fig.tight_layout()
 
 # %%

@@ -123,6 +123,7 @@ import matplotlib.pyplot as plt
 
 from sgt_course import saliency
 from sgt_course.metrics import comprehensiveness, mask_precision, sufficiency
+from sgt_course.plots import MAX_WIDTH_IN, SMALL_PT
 
 METHODS = ["gradient", "input_x_gradient", "integrated_gradients", "smoothgrad", "random"]
 n_eval = min(200, len(test))
@@ -141,12 +142,12 @@ print(f"{'model':<10}{'method':<22}" + "".join(f"{c:>24}" for c in next(iter(tab
 for (name, m), row in table.items():
     print(f"{name:<10}{saliency.label(m):<22}" + "".join(f"{v:>24.3f}" for v in row.values()))
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
+fig, axes = plt.subplots(1, 3, figsize=(MAX_WIDTH_IN, 3.4))
 for ax, metric in zip(axes, next(iter(table.values()))):
     width = 0.38
     for i, name in enumerate(("standard", "SGT")):
         ax.bar([j + i * width for j in range(len(METHODS))], [table[name, m][metric] for m in METHODS], width, label=name)
-    ax.set_xticks([j + width / 2 for j in range(len(METHODS))], [saliency.label(m) for m in METHODS], rotation=25, fontsize=8)
+    ax.set_xticks([j + width / 2 for j in range(len(METHODS))], [saliency.label(m) for m in METHODS], rotation=25, fontsize=SMALL_PT)
     ax.set_title(metric)
 axes[0].legend()
 fig.tight_layout()

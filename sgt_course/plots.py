@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from sgt_course.removal import Figure3Curves, RemovalCurve, RemovalStudy
     from sgt_course.robustness import RobustnessCurve
 
+#: The smallest text on the course's figures, in points (captions, legends, tick labels, bar labels).
+SMALL_PT = 9
+#: The widest figure, in inches. At matplotlib's 100 dpi and the website's 960 px column (1280 px
+#: window), SMALL_PT text is then shown at least 9 px tall; ``e2e/test_site.py`` measures it.
+MAX_WIDTH_IN = 12.0
+
+
+def _fit(width: float) -> float:
+    """A figure width in inches, capped at :data:`MAX_WIDTH_IN` (panels get narrower, text stays)."""
+    return min(width, MAX_WIDTH_IN)
+
 
 def _as_image(x: Tensor) -> np.ndarray:
     """(C, H, W) -> (H, W) for one channel or (H, W, C) for colour: a NumPy array, as matplotlib wants."""
@@ -38,14 +49,14 @@ def show_images(x: Tensor, labels: Sequence[str] | Tensor | None = None, *, ncol
         raise ValueError(f"labels must have one entry per image; got {len(labels)} for {n} images")
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(_fit(size * ncols), size * nrows + 0.3), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
             ax.imshow(_as_image(x[i]), cmap=cmap, vmin=0, vmax=1)
             if labels is not None:
                 label = labels[i].item() if isinstance(labels, Tensor) else labels[i]
-                ax.set_title(str(label), fontsize=8)
+                ax.set_title(str(label), fontsize=SMALL_PT)
     return _suptitled(fig, title)
 
 
@@ -74,7 +85,7 @@ def held_out_curves(histories: Mapping[str, History], *, title: str | None = Non
     if not stopped:
         raise ValueError("no history holds held-out scores; they come from fit(..., early_stopping=...)")
     scores = list(next(iter(stopped.values())).held_out)
-    fig, axes = plt.subplots(1, len(scores), figsize=(4.6 * len(scores), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(scores), figsize=(_fit(4.6 * len(scores)), 3.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, score in zip(axes[0], scores):
         for color, (name, history) in zip(colors, stopped.items()):
@@ -84,7 +95,7 @@ def held_out_curves(histories: Mapping[str, History], *, title: str | None = Non
                 ax.plot(history.best_epoch + 1, values[history.best_epoch], "o", markersize=10, mfc="none", color=color)
         ax.set(xlabel="epoch", ylabel=f"held-out {score} (%)", title=score)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=SMALL_PT)
     return _suptitled(fig, title)
 
 
@@ -117,17 +128,17 @@ def saliency_grid(x: Tensor, maps: Mapping[str, Tensor], *, signed: bool = False
     for name, saliency_map in maps.items():
         if saliency_map.shape != x.shape:
             raise ValueError(f"map {name!r} has shape {tuple(saliency_map.shape)}; expected {tuple(x.shape)}")
-    fig, axes = plt.subplots(n, 1 + len(maps), figsize=(size * (1 + len(maps)), size * n + 0.4), squeeze=False)
+    fig, axes = plt.subplots(n, 1 + len(maps), figsize=(_fit(size * (1 + len(maps))), size * n + 0.4), squeeze=False)
     for i in range(n):
         axes[i, 0].imshow(_as_image(x[i]), cmap="gray", vmin=0, vmax=1)
         if captions is not None:
-            axes[i, 0].set_ylabel(captions[i], fontsize=8)
+            axes[i, 0].set_ylabel(captions[i], fontsize=SMALL_PT)
         for j, (name, saliency_map) in enumerate(maps.items(), start=1):
             image, options = _map_image(saliency_map[i], signed)
             axes[i, j].imshow(image, **options)
             if i == 0:
-                axes[i, j].set_title(name, fontsize=9)
-    axes[0, 0].set_title("input", fontsize=9)
+                axes[i, j].set_title(name, fontsize=SMALL_PT)
+    axes[0, 0].set_title("input", fontsize=SMALL_PT)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -166,7 +177,7 @@ def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -
             if column == 1:  # the perturbation's scale: pixels moved down (blue) or up (red), at most ε
                 fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03, ticks=[-limit, 0, limit], format="%+.2g")
             fooled = caption.startswith(attack) and row.fooled
-            ax.set_title(caption, fontsize=8, color="red" if fooled else "black")
+            ax.set_title(caption, fontsize=SMALL_PT, color="red" if fooled else "black")
             ax.set_xticks([])
             ax.set_yticks([])
     return _suptitled(fig, None)
@@ -197,9 +208,9 @@ def maps_and_removal(maps: Mapping[str, Tensor], curves: Mapping[str, RemovalCur
 def bar_chart(values: Mapping[str, float], *, ylabel: str, title: str | None = None,
               floor: float | None = None, floor_label: str = "random") -> Figure:
     """Bars with their values written on top, and an optional dashed floor line."""
-    fig, ax = plt.subplots(figsize=(1.3 * len(values) + 1.5, 3.2))
+    fig, ax = plt.subplots(figsize=(_fit(1.3 * len(values) + 1.5), 3.2))
     bars = ax.bar(list(values), list(values.values()), color="tab:blue")
-    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.bar_label(bars, fmt="%.2f", fontsize=SMALL_PT)
     if floor is not None:
         ax.axhline(floor, color="gray", linestyle="--", label=floor_label)
         ax.legend()
@@ -222,7 +233,7 @@ def _suptitled(fig: Figure, title: str | None) -> Figure:
 def _finish(fig: Figure, ax: plt.Axes, title: str | None) -> Figure:
     """The common end of a one-axes line figure: grid, legend, title, layout."""
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=SMALL_PT)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -232,10 +243,10 @@ def _finish(fig: Figure, ax: plt.Axes, title: str | None) -> Figure:
 def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *, ylabel: str,
                xlabel: str = "", title: str | None = None) -> Figure:
     """One line per named curve over shared categorical x positions."""
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(x_labels) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(_fit(max(5.0, 0.55 * len(x_labels) + 2)), 3.4))
     for name, values in curves.items():
         ax.plot(range(len(values)), list(values), marker="o", label=name)
-    ax.set_xticks(range(len(x_labels)), x_labels, rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(range(len(x_labels)), x_labels, rotation=45, ha="right", fontsize=SMALL_PT)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     return _finish(fig, ax, title)
 
@@ -248,7 +259,7 @@ def _plot_curves(ax: plt.Axes, curves: Mapping[str, tuple[Sequence[float], Seque
         ax.plot(list(xs), [100 * a for a in accuracy], style, marker="o", markersize=3, label=name)
     ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=SMALL_PT)
     if title:
         ax.set_title(title, fontsize=10)
 
@@ -291,7 +302,7 @@ def robustness_panels(panels: Mapping[str, Mapping[str, RobustnessCurve]], *, ti
 
 def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], *, xlabel: str,
             title: str | None, dashed: Collection[str] = ()) -> Figure:
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(_fit(4.2 * len(panels)), 3.5), squeeze=False, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items()):
         _plot_curves(ax, curves, xlabel=xlabel, title=name, dashed=dashed)
     return _suptitled(fig, title)
@@ -314,7 +325,7 @@ def removal_study_panels(study: RemovalStudy, *, title: str | None = None) -> Fi
     ranking (dashed)."""
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     columns = len(study.fills)
-    fig, axes = plt.subplots(2, columns, figsize=(3.3 * columns, 6.2), squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(2, columns, figsize=(_fit(3.3 * columns), 6.2), squeeze=False, sharex=True, sharey=True)
     for row, order in enumerate(("morf", "lerf")):
         for ax, fill in zip(axes[row], study.fills):
             for color, model in zip(colors, study.models):
@@ -331,7 +342,7 @@ def removal_study_panels(study: RemovalStudy, *, title: str | None = None) -> Fi
             else:
                 ax.set_xlabel("features removed (%)")
         axes[row][0].set_ylabel(f"{order.upper()}: accuracy (%)")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=SMALL_PT)
     fig.suptitle(title or f"removed most (MoRF, top) or least (LeRF, bottom) relevant first; "
                           f"mean and range over seeds {', '.join(map(str, study.seeds))}", fontsize=10)
     fig.tight_layout()
@@ -343,14 +354,14 @@ def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     the seeds' range as an error bar (larger gap: a more faithful ranking)."""
     models, fills = study.models, study.fills
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(1.6 * len(fills) + 2, 3.4))
+    fig, ax = plt.subplots(figsize=(_fit(1.6 * len(fills) + 2), 3.4))
     for i, model in enumerate(models):
         gaps = [[100 * g for g in study.gap(model, fill)] for fill in fills]
         means = [sum(g) / len(g) for g in gaps]
         errors = [[m - min(g) for m, g in zip(means, gaps)], [max(g) - m for m, g in zip(means, gaps)]]
         positions = [j + (i - (len(models) - 1) / 2) * width for j in range(len(fills))]
         bars = ax.bar(positions, means, width, yerr=errors, capsize=3, label=model)
-        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2)
+        ax.bar_label(bars, fmt="%.0f", fontsize=SMALL_PT, padding=2)
     ax.set_xticks(range(len(fills)), [f"fill: {f}" for f in fills])
     ax.set_ylabel("ROAD gap (points)")
     ax.axhline(0, color="gray", linewidth=0.8)
@@ -365,7 +376,7 @@ def summary_bars(table: Mapping[str, Mapping[str, float | Interval]], *, title: 
     an error bar, so two bars whose intervals overlap read as what they are."""
     rows = list(table)
     metrics = list(next(iter(table.values())))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(_fit(3.2 * len(metrics)), 3.3), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[0], metrics):
         values = [table[r][metric] for r in rows]
@@ -375,9 +386,9 @@ def summary_bars(table: Mapping[str, Mapping[str, float | Interval]], *, title: 
             errors = [[h - v.low if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)],
                       [v.high - h if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)]]
         bars = ax.bar(rows, heights, color=colors[:len(rows)], yerr=errors, capsize=3 if errors else 0)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
-        ax.set_title(metric, fontsize=9)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.bar_label(bars, fmt="%.2f", fontsize=SMALL_PT, padding=2)
+        ax.set_title(metric, fontsize=SMALL_PT)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=SMALL_PT)
         ax.margins(y=0.15)
     return _suptitled(fig, title)
 
@@ -388,7 +399,7 @@ def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, n
     n = len(panels)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(_fit(size * ncols), size * nrows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (name, panel) in zip(axes.flat, panels.items()):
@@ -397,12 +408,12 @@ def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, n
         limit = data.abs().max().clamp_min(1e-12).item()
         ax.imshow(data.T.numpy(), aspect="auto", origin="lower", cmap="coolwarm" if signed else "inferno",
                   vmin=-limit if signed else 0, vmax=limit)
-        ax.set_title(name, fontsize=8)
+        ax.set_title(name, fontsize=SMALL_PT)
         ax.axis("on")
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[-1, 0].set_xlabel("time →", fontsize=8)
-    axes[-1, 0].set_ylabel("feature", fontsize=8)
+    axes[-1, 0].set_xlabel("time →", fontsize=SMALL_PT)
+    axes[-1, 0].set_ylabel("feature", fontsize=SMALL_PT)
     return _suptitled(fig, title)
 
 

@@ -35,9 +35,9 @@ from tqdm.auto import tqdm
 STATIC_ENV = "SGT_COURSE_STATIC_EXPLORERS"
 #: The class of the element :class:`StaticExplorer` writes; the site and the deck look for it.
 CSS_CLASS = "sgt-static-explorer"
-#: Resolution of the frames, and the colours of their palette: enough for a page's column or a slide,
-#: small enough to embed many.
-DPI, COLORS = 64, 128
+#: Resolution of the frames, and the colours of their palette: the figures' smallest text
+#: (:data:`sgt_course.plots.SMALL_PT`) is 10 px at 80 dpi, and a palette keeps many frames small.
+DPI, COLORS = 80, 128
 
 _SCRIPT = """(function (root) {
   var data = JSON.parse(root.querySelector('script.frames').textContent);
@@ -147,7 +147,8 @@ class StaticExplorer:
         data = json.dumps({"frames": self.frames, "shown": [list(c.shown) for c in self.controls],
                            "html": self.is_html}).replace("</", "<\\/")
         note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
-        return (f'<div class="{CSS_CLASS}"><div class="controls">{controls}</div>{shown}{note}'
+        return (f'<div class="{CSS_CLASS}" data-frames="{len(self.frames)}" data-seconds="{self.seconds:.1f}">'
+                f'<div class="controls">{controls}</div>{shown}{note}'
                 f'<script type="application/json" class="frames">{data}</script><script>{_SCRIPT}</script></div>')
 
 
@@ -162,7 +163,7 @@ def png_data_uri(figure: Figure, dpi: int = DPI, colors: int | None = COLORS) ->
 
         image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(colors)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=True)
+        image.save(buffer, format="PNG", optimize=True, dpi=(dpi, dpi))  # the browser tests read it
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

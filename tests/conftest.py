@@ -1,4 +1,6 @@
-"""Shared fixtures: every test runs with its own cache folder and the ci profile; CIFAR-10 files to read."""
+"""Shared fixtures: every test runs with its own cache folder and the ci profile, and its explorers are
+interactive only (``sgt-course test`` sets $SGT_COURSE_STATIC_EXPLORERS for the notebooks it runs; a test
+of a static twin sets it itself); CIFAR-10 files to read."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SGT_COURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SGT_COURSE_DATA", raising=False)
     monkeypatch.delenv("SGT_COURSE_DEVICE", raising=False)
+    monkeypatch.delenv("SGT_COURSE_STATIC_EXPLORERS", raising=False)
     torch.manual_seed(0)
 
 

@@ -75,20 +75,6 @@ def test_every_notebook_opens_with_the_colab_cell():
         assert '"google.colab" in sys.modules' in first_code.source, f"{path.name}: first code cell is not the Colab set-up"
 
 
-def test_the_colab_cell_installs_the_library_alone_and_changes_none_of_colab_s_packages():
-    """On Colab, `pip install --no-deps` of the library (no extras) and torchattacks: Colab's ipywidgets
-    7.7.1, torch and the Jupyter stack stay as they are (the course asks for ipywidgets >= 7.7)."""
-    url = notebook_files.repository_url(ROOT)
-    for path in notebook_files.course_notebooks(ROOT / "notebooks"):
-        import nbformat
-
-        cell = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code").source
-        assert '"--no-deps"' in cell and f'"sgt-course @ git+{url}", "torchattacks"' in cell, path.name
-        assert "[course]" not in cell, f"{path.name}: Colab needs no JupyterLab, Sphinx or the deck's tools"
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert "ipywidgets>=7.7" in [d.split("#")[0].strip() for d in dependencies], "Colab's ipywidgets 7.7.1 must do"
-
-
 def test_the_repository_address_is_written_once_and_sync_carries_it_everywhere(tmp_path, monkeypatch):
     """A fork changes pyproject.toml's [project.urls] Repository; `sgt-course sync` rewrites the Colab
     cells and the README's badges, and `sync --check` reports a source that names another address."""

@@ -1,15 +1,17 @@
 import base64
+import io
 import json
 import re
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
+from PIL import Image
 
 from sgt_course import widgets
 from sgt_course.data.text import make_planted_reviews
 from sgt_course.models import BiLSTMClassifier, SmallCNN
-from sgt_course.static_explorers import CSS_CLASS, STATIC_ENV, Control, png_data_uri, static_explorer, static_mode
+from sgt_course.static_explorers import CSS_CLASS, DPI, STATIC_ENV, Control, png_data_uri, static_explorer, static_mode
 
 
 def _figure(title: str) -> plt.Figure:
@@ -36,6 +38,7 @@ def test_a_control_checks_its_values_default_and_kind():
 
 
 def test_every_combination_is_drawn_once_and_the_default_frame_shows_first():
+    open_before = set(plt.get_fignums())
     drawn = []
 
     def render(eps, attack):
@@ -50,7 +53,8 @@ def test_every_combination_is_drawn_once_and_the_default_frame_shows_first():
     png = base64.b64decode(twin.frames["2,0"].removeprefix("data:image/png;base64,"))
     assert png.startswith(b"\x89PNG") and len(set(twin.frames.values())) == 6, "each frame its own picture"
     html = twin._repr_html_()
-    assert f'class="{CSS_CLASS}"' in html and "no kernel" in html
+    assert f'class="{CSS_CLASS}" data-frames="6" data-seconds="' in html and "no kernel" in html
+    assert Image.open(io.BytesIO(png)).info["dpi"] == pytest.approx((DPI, DPI), abs=0.1), "the browser tests read the frame's resolution"
     assert re.search(r'<input type="range" data-control="0" min="0" max="2" step="1" value="1"> '
                      r'<output data-for="0">0.100</output>', html)
     assert '<option value="1" selected>PGD</option>' in html and '<option value="0">FGSM</option>' in html
@@ -59,7 +63,7 @@ def test_every_combination_is_drawn_once_and_the_default_frame_shows_first():
                                 "html": False}
     assert twin.nbytes == len(html.encode())
     assert repr(twin) == f"<static explorer: 6 frames over ε (3), attack (2), {twin.nbytes / 1e6:.2f} MB>"
-    assert not plt.get_fignums(), "every frame's figure is closed"
+    assert set(plt.get_fignums()) <= open_before, "every frame's figure is closed"
 
 
 def test_html_frames_are_embedded_as_they_are_and_cannot_close_the_script():

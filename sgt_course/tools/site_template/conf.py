@@ -52,6 +52,7 @@ html_theme_options = {
     "use_download_button": True,
     "home_page_in_toc": True,
     "show_toc_level": 2,
+    "secondary_sidebar_items": [],  # no in-page contents on the right: the figures get its width (site.css)
     "extra_footer": f"Every page shows the outputs of one run in the {_site['profile']} profile; "
                     "its box at the top says where and when.",
 }
