@@ -7,7 +7,8 @@ outside the site's folder; each notebook page must show every figure of its note
 typeset, the box saying how it was made, and no error and no warning among its outputs; no exercise's
 solution before the reader opens its toggle, and Colab links to the student version; every explorer as
 its static twin, whose every control changes the frame without a kernel; no code or printed line running
-past the text column at 1280 px; no figure whose smallest text is shown below 9 px.
+past the text column at 1280 px; no figure whose smallest text is shown below 9 px, and no table cell
+wrapping onto a second line.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from sgt_course.tools import site
 from sgt_course.tools.run_records import EXECUTED_ENV
 
 MATHJAX_DONE = "!window.MathJax || (MathJax.Hub && MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
+#: The widget notes on a page (site.WIDGET_NOTE; a static twin's own note may also mention a kernel).
 WIDGET_NOTES = ("Array.from(document.querySelectorAll('.cell_output'))"
-                ".filter(o => o.innerText.includes('needs a running kernel')).length")
+                ".filter(o => o.innerText.includes('An interactive widget is here')).length")
 #: The code and output blocks wider than the text column (their first characters), at the page's width.
 OVERFLOWING = """() => {
   const column = document.querySelector('article.bd-article').getBoundingClientRect();
@@ -43,6 +45,17 @@ OVERFLOWING = """() => {
     .filter(b => b.scrollWidth > b.clientWidth + 1 || b.getBoundingClientRect().right > column.right + 1)
     .map(b => b.textContent.slice(0, 60));
 }"""
+#: Table cells whose text wraps onto more lines than it has (a range such as "−19.5 to −8.6" split in two).
+WRAPPED_CELLS = """() => Array.from(document.querySelectorAll('.cell_output table td, .cell_output table th'))
+  .filter(cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const half = parseFloat(getComputedStyle(cell).fontSize) / 2;
+    const tops = Array.from(range.getClientRects(), r => r.top).sort((a, b) => a - b);
+    const lines = tops.filter((top, i) => i === 0 || top - tops[i - 1] > half).length;
+    return lines > 1 + (cell.innerText.match(/\\n/g) || []).length;
+  })
+  .map(cell => cell.innerText.slice(0, 40))"""
 _EXPLORER = re.compile(r"^\w+_explorer\(", re.M)
 
 
@@ -117,6 +130,9 @@ def test_every_page_from_the_front_page_renders_with_its_figures_and_equations(b
                 what = "a static explorer's frame" if src.startswith("data:") else src.rsplit("/", 1)[-1]
                 problems.append(f"{name}: {what} shows its {SMALL_PT} pt text at "
                                 f"{'an unknown size' if px is None else f'{px:.1f} px'} (at least {READABLE_PX:.0f})")
+        wrapped = page.evaluate(WRAPPED_CELLS)
+        if wrapped:
+            problems.append(f"{name}: {len(wrapped)} table cells wrap, e.g. {wrapped[0]!r}")
         wide = page.evaluate(OVERFLOWING)
         if wide:
             problems.append(f"{name}: {len(wide)} code or output blocks run past the text column, e.g. {wide[0]!r}")
