@@ -64,12 +64,14 @@ def test_an_explorer_with_a_static_twin_shows_the_twin_and_no_note():
     nb = executed_notebook(new_notebook(cells=[new_markdown_cell("# 5 · Attacks"), new_code_cell("attack_explorer()"),
                                                new_code_cell("other_widget()")]))
     slider = {"application/vnd.jupyter.widget-view+json": {"model_id": "b"}, "text/plain": "VBox()"}
+    first_drawing = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
     nb.cells[1].outputs = [new_output("display_data", data={"text/html": twin._repr_html_(), "text/plain": repr(twin)}),
-                           new_output("display_data", data=slider)]
+                           new_output("display_data", data=first_drawing), new_output("display_data", data=slider)]
     nb.cells[2].outputs = [new_output("display_data", data=slider)]
     page = site.web_page(nb, "05_attacks.ipynb", student=False, colab=None)
     explorer, other = (c for c in page.cells if c.cell_type == "code")
-    assert len(explorer.outputs) == 1 and site.is_static_twin(explorer.outputs[0]), "the twin stands for the widget"
+    assert len(explorer.outputs) == 1 and site.is_static_twin(explorer.outputs[0]), \
+        "the twin stands for the widget and for its first drawing (the twin's default frame)"
     assert other.outputs[0]["data"]["text/markdown"] == site.WIDGET_NOTE, "a widget without a twin says it needs a kernel"
 
 

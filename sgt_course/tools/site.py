@@ -227,6 +227,8 @@ def web_page(nb: object, name: str, *, student: bool, colab: str | None) -> obje
                 if not twinned:
                     kept.append(_widget_note())
                 continue
+            if twinned and "image/png" in output.get("data", {}):
+                continue  # the explorer's first drawing, which its twin's default frame already shows
             kept.append(output)
         cell.outputs = kept
     exercises = [i for i, cell in enumerate(page.cells) if cell.cell_type == "code" and SOLUTION.search(cell.source)]
