@@ -224,10 +224,6 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
     """For each model: the clean image, the perturbation (amplified), the adversarial image with the
     model's predictions, and the gradient map of the adversarial image. PGD's random start is seeded,
     so the same ε always draws the same picture."""
-
-    def name_of(c: int) -> str:
-        return _class_name(class_names, c)
-
     target = torch.tensor([y], device=x.device)
     rows = {}
     for name, model in models.items():
@@ -235,7 +231,8 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
         adversarial = get_attack(attack)(model, x[None], target, eps=eps, **seeded)
         clean_pred, adv_pred = predict(model, torch.cat([x[None], adversarial])).argmax(1).tolist()
         rows[name] = AttackedImage(x, adversarial[0], attribute("gradient", model, adversarial, target)[0],
-                                   name_of(clean_pred), name_of(adv_pred), fooled=adv_pred != y)
+                                   _class_name(class_names, clean_pred), _class_name(class_names, adv_pred),
+                                   fooled=adv_pred != y)
     return attack_grid(rows, attack=attack_label(attack), eps=eps)
 
 

@@ -191,10 +191,11 @@ def run_cells(nb: object, cwd: Path, *, profile: str | None = None, timeout: int
             first_figure.append(time.perf_counter() - start)
 
     with _kernel_config() as config, StackDump(timeout) as dump:
-        client = _notebook_client()(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                                config=config, extra_arguments=dump.kernel_arguments,
-                                on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
-                                on_cell_executed=executed)
+        client = _notebook_client()(nb, timeout=timeout, kernel_name="python3",
+                                    resources={"metadata": {"path": str(cwd)}}, config=config,
+                                    extra_arguments=dump.kernel_arguments,
+                                    on_cell_execute=lambda cell, cell_index: dump.arm(client, cell_index),
+                                    on_cell_executed=executed)
         try:
             client.execute(env=env)
         except CellExecutionError as failure:
