@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.text import Text
 from torch import Tensor
 
 from sgt_course.saliency import label as method_label
@@ -26,6 +28,11 @@ SMALL_PT = 9
 #: The widest figure, in inches. At matplotlib's 100 dpi and the website's 960 px column (1280 px
 #: window), SMALL_PT text is then shown at least 9 px tall; ``e2e/test_site.py`` measures it.
 MAX_WIDTH_IN = 12.0
+#: The deck's figures (``slides/deck.py``): drawn at SLIDE_DPI and shown at their natural size on the
+#: 1280 × 720 slide, SMALL_PT text is 20 px, the size of the slides' body text; a figure SLIDE_WIDTH_IN wide
+#: is 1,200 px, the slide's width within its margins. :func:`fit_figure` sizes a figure for a slide.
+SLIDE_DPI = 160
+SLIDE_WIDTH_IN = 7.5
 
 
 def _fit(width: float) -> float:
@@ -40,8 +47,10 @@ def _as_image(x: Tensor) -> np.ndarray:
 
 
 def show_images(x: Tensor, labels: Sequence[str] | Tensor | None = None, *, ncols: int = 8,
-                title: str | None = None, cmap: str = "gray", size: float = 1.3) -> Figure:
-    """A grid of images (N, C, H, W) in [0, 1], with an optional caption under each."""
+                title: str | None = None, cmap: str = "gray", size: float = 1.3,
+                row_labels: Sequence[str] | None = None) -> Figure:
+    """A grid of images (N, C, H, W) in [0, 1], with an optional caption above each and an optional label
+    left of each row."""
     if x.ndim != 4:
         raise ValueError(f"x must have shape (N, C, H, W); got {tuple(x.shape)}")
     n = x.shape[0]
@@ -49,9 +58,16 @@ def show_images(x: Tensor, labels: Sequence[str] | Tensor | None = None, *, ncol
         raise ValueError(f"labels must have one entry per image; got {len(labels)} for {n} images")
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(f"row_labels must have one entry per row; got {len(row_labels)} for {nrows} rows")
     fig, axes = plt.subplots(nrows, ncols, figsize=(_fit(size * ncols), size * nrows + 0.3), squeeze=False)
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
+        if row_labels is not None and i % ncols == 0:  # keep the axes for its label, hide its ticks and frame
+            ax.set(xticks=[], yticks=[])
+            ax.set_ylabel(row_labels[i // ncols], rotation=0, ha="right", va="center")
+            ax.spines[:].set_visible(False)
+        else:
+            ax.axis("off")
         if i < n:
             ax.imshow(_as_image(x[i]), cmap=cmap, vmin=0, vmax=1)
             if labels is not None:
@@ -171,7 +187,7 @@ def attack_grid(rows: Mapping[str, AttackedImage], *, attack: str, eps: float) -
         panels = [(_as_image(row.clean), f"{name}: clean → {row.clean_prediction}", gray),
                   (perturbation, f"perturbation (ε={eps:.3f})", {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}),
                   (_as_image(row.adversarial), f"{attack} → {row.adversarial_prediction}", gray),
-                  (saliency, "gradient map of the attacked image", saliency_options)]
+                  (saliency, "gradient map of\nthe attacked image", saliency_options)]
         for column, (ax, (image, caption, options)) in enumerate(zip(ax_row, panels)):
             shown = ax.imshow(image, **options)
             if column == 1:  # the perturbation's scale: pixels moved down (blue) or up (red), at most ε
@@ -302,10 +318,17 @@ def robustness_panels(panels: Mapping[str, Mapping[str, RobustnessCurve]], *, ti
 
 def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], *, xlabel: str,
             title: str | None, dashed: Collection[str] = ()) -> Figure:
-    fig, axes = plt.subplots(1, len(panels), figsize=(_fit(4.2 * len(panels)), 3.5), squeeze=False, sharey=True)
+    """Side-by-side accuracy panels sharing one legend below them, where it hides no line."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(_fit(4.2 * len(panels)), 3.9), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (name, curves) in zip(axes[0], panels.items()):
         _plot_curves(ax, curves, xlabel=xlabel, title=name, dashed=dashed)
-    return _suptitled(fig, title)
+        ax.get_legend().remove()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=SMALL_PT)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def _seed_band(ax: plt.Axes, fractions: Sequence[float], runs: Sequence[Sequence[float]], *, color: str,
@@ -354,7 +377,7 @@ def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     the seeds' range as an error bar (larger gap: a more faithful ranking)."""
     models, fills = study.models, study.fills
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(_fit(1.6 * len(fills) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(_fit(1.6 * len(fills) + 3.5), 3.4))
     for i, model in enumerate(models):
         gaps = [[100 * g for g in study.gap(model, fill)] for fill in fills]
         means = [sum(g) / len(g) for g in gaps]
@@ -366,31 +389,98 @@ def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     ax.set_ylabel("ROAD gap (points)")
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.margins(y=0.15)
-    return _finish(fig, ax, title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=SMALL_PT, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never on them
+    ax.set_title(title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}")
+    fig.tight_layout()
+    return fig
 
 
 def summary_bars(table: Mapping[str, Mapping[str, float | Interval]], *, title: str | None = None) -> Figure:
-    """One panel per metric, one bar per row of ``table`` ({row: {metric: value}}), values written on the bars.
+    """One panel per metric, one horizontal bar per row of ``table`` ({row: {metric: value}}), the rows named
+    once on the left and each value written at its bar's end.
 
-    A value that is an :class:`~sgt_course.stats.Interval` is drawn as its estimate with its 95 % interval as
-    an error bar, so two bars whose intervals overlap read as what they are."""
+    A value that is an :class:`~sgt_course.stats.Interval` (a fraction) is drawn in percent, or points for a
+    difference, as it prints: its estimate with its 95 % interval as an error bar, so two bars whose intervals
+    overlap read as what they are. A plain number is drawn as it is."""
     rows = list(table)
     metrics = list(next(iter(table.values())))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(_fit(3.2 * len(metrics)), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(_fit(2.6 * len(metrics) + 1.2), 0.45 * len(rows) + 1.3),
+                             squeeze=False, sharey=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[0], metrics):
         values = [table[r][metric] for r in rows]
-        heights = [v.estimate if isinstance(v, Interval) else v for v in values]
+        bounds = [(100 * v.estimate, 100 * v.low, 100 * v.high) if isinstance(v, Interval) else (v, v, v)
+                  for v in values]
+        lengths = [length for length, _, _ in bounds]
         errors = None
         if any(isinstance(v, Interval) for v in values):
-            errors = [[h - v.low if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)],
-                      [v.high - h if isinstance(v, Interval) else 0.0 for h, v in zip(heights, values)]]
-        bars = ax.bar(rows, heights, color=colors[:len(rows)], yerr=errors, capsize=3 if errors else 0)
-        ax.bar_label(bars, fmt="%.2f", fontsize=SMALL_PT, padding=2)
+            errors = [[length - low for length, low, _ in bounds], [high - length for length, _, high in bounds]]
+        ax.barh(rows, lengths, color=colors[:len(rows)], xerr=errors, capsize=3 if errors else 0)
+        for row, ((length, low, high), value) in enumerate(zip(bounds, values)):  # beyond the bar and its error
+            ax.annotate(f"{length:.1f}" if isinstance(value, Interval) else f"{length:.3g}",
+                        (high if length >= 0 else low, row), xytext=(4 if length >= 0 else -4, 0),
+                        textcoords="offset points", ha="left" if length >= 0 else "right", va="center",
+                        fontsize=SMALL_PT)
         ax.set_title(metric, fontsize=SMALL_PT)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=SMALL_PT)
-        ax.margins(y=0.15)
+        ax.axvline(0, color="gray", linewidth=0.8)
+        ax.margins(x=0.3)
+    axes[0][0].invert_yaxis()  # the first row on top
     return _suptitled(fig, title)
+
+
+def _drawn_texts(fig: Figure) -> list[Text]:
+    """The texts that drawing ``fig`` shows: visible and not blank, and of the tick labels only those of
+    ticks inside their axis's view on axes that are drawn."""
+    tick_labels, drawn = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = 1e-9 * max(high - low, 1e-12)
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                shown = (ax.axison and axis.get_visible() and tick.get_visible() and tick.get_loc() is not None
+                         and low - slack <= tick.get_loc() <= high + slack)
+                for label in (tick.label1, tick.label2):
+                    tick_labels.add(label)
+                    if shown and label.get_visible() and label.get_text().strip():
+                        drawn.append(label)
+    others = [t for t in fig.findobj(Text) if t not in tick_labels and t.get_visible() and t.get_text().strip()]
+    return drawn + others
+
+
+def text_problems(fig: Figure, *, tolerance_px: float = 1.0) -> list[str]:
+    """What is wrong with the text of ``fig`` as drawn at its size: text that runs off the figure, and
+    pairs of texts whose boxes overlap by more than ``tolerance_px`` pixels both ways. Empty: no problem."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text().replace("\n", " "), t.get_window_extent(renderer)) for t in _drawn_texts(fig)]
+    width, height = fig.bbox.width, fig.bbox.height
+    problems = [f"{text!r} runs off the figure" for text, box in boxes
+                if box.x0 < -tolerance_px or box.y0 < -tolerance_px or box.x1 > width + tolerance_px
+                or box.y1 > height + tolerance_px]
+    for i, (text, box) in enumerate(boxes):
+        for other, other_box in boxes[i + 1:]:
+            overlap_x = min(box.x1, other_box.x1) - max(box.x0, other_box.x0)
+            overlap_y = min(box.y1, other_box.y1) - max(box.y0, other_box.y0)
+            if overlap_x > tolerance_px and overlap_y > tolerance_px:
+                problems.append(f"{text!r} overlaps {other!r}")
+    return problems
+
+
+def fit_figure(fig: Figure, width: float, height: float) -> Figure:
+    """``fig`` laid out again at ``width`` × ``height`` inches, its text at the same point size (its axes
+    shrink or grow): how the deck sizes a notebook's figure for a slide.
+
+    Raises:
+        ValueError: at that size some text runs off the figure or overlaps other text (each one named).
+    """
+    fig.set_size_inches(width, height)
+    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):  # that one lays itself out when drawn
+        fig.tight_layout()
+    problems = text_problems(fig)
+    if problems:
+        raise ValueError(f"at {width:g} × {height:g} in the figure's text does not fit: " + "; ".join(problems))
+    return fig
 
 
 def series_heatmaps(panels: Mapping[str, Tensor], *, title: str | None = None, ncols: int = 5,

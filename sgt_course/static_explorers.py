@@ -148,7 +148,7 @@ class StaticExplorer:
                            "html": self.is_html}).replace("</", "<\\/")
         note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
         return (f'<div class="{CSS_CLASS}" data-frames="{len(self.frames)}" data-seconds="{self.seconds:.1f}">'
-                f'<div class="controls">{controls}</div>{shown}{note}'
+                f'<div class="sgt-controls">{controls}</div>{shown}{note}'
                 f'<script type="application/json" class="frames">{data}</script><script>{_SCRIPT}</script></div>')
 
 

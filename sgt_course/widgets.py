@@ -28,6 +28,7 @@ from sgt_course.models import eval_mode
 from sgt_course.plots import (
     AttackedImage,
     attack_grid,
+    fit_figure,
     highlight_tokens,
     maps_and_removal,
     saliency_grid,
@@ -36,7 +37,7 @@ from sgt_course.plots import (
 from sgt_course.recipes import PAPER_SGT
 from sgt_course.removal import FRACTIONS, RemovalCurve, removal_curve
 from sgt_course.saliency import METHODS, attribute, label, token_saliency
-from sgt_course.static_explorers import Control, StaticExplorer, static_explorer, static_mode
+from sgt_course.static_explorers import DPI, Control, StaticExplorer, static_explorer, static_mode
 from sgt_course.training import as_tensors, predict
 
 #: How many samples the saliency explorer's static twin offers (its sample slider's first values).
@@ -238,21 +239,24 @@ def render_attack(models: dict[str, nn.Module], x: Tensor, y: int, attack: str, 
 
 def attack_twin(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_max: float = 0.3,
                 class_names: Sequence[str] = (), steps: int = 6, samples: int = 1,
-                progress: bool = True) -> StaticExplorer:
+                figsize: tuple[float, float] | None = None, dpi: int = DPI, progress: bool = True) -> StaticExplorer:
     """:func:`attack_explorer`'s static twin: ε ∈ {0, eps_max/steps, ..., eps_max} × every attack × its first
-    ``samples`` samples, drawn by :func:`render_attack`; it opens on ε = eps_max/2 and PGD, as the explorer."""
+    ``samples`` samples, drawn by :func:`render_attack`; it opens on ε = eps_max/2 and PGD, as the explorer.
+    ``figsize`` (inches) lays each frame out again at that size (:func:`~sgt_course.plots.fit_figure`, as the
+    deck does at ``dpi`` = :data:`~sgt_course.plots.SLIDE_DPI`)."""
     as_tensors((x, y))
     count = min(samples, x.shape[0])
     grid = tuple(round(eps_max * i / steps, 4) for i in range(steps + 1))
 
     def render(eps: float, attack: str, sample: int) -> Figure:
-        return render_attack(models, x[sample], int(y[sample]), attack, eps, class_names)
+        figure = render_attack(models, x[sample], int(y[sample]), attack, eps, class_names)
+        return figure if figsize is None else fit_figure(figure, *figsize)
 
     controls = [Control("eps", "ε", grid, default=steps // 2, shown=tuple(f"{e:.3f}" for e in grid)),
                 Control("attack", "attack", tuple(ATTACKS), default=list(ATTACKS).index("pgd"),
                         shown=tuple(attack_label(a) for a in ATTACKS), kind="select"),
                 Control("sample", "sample", tuple(range(count)))]
-    return static_explorer(render, controls, note=TWIN_NOTE, title="attacked images", progress=progress)
+    return static_explorer(render, controls, note=TWIN_NOTE, title="attacked images", dpi=dpi, progress=progress)
 
 
 def attack_explorer(models: dict[str, nn.Module], x: Tensor, y: Tensor, *, eps_max: float = 0.3,

@@ -28,7 +28,16 @@ from IPython.display import Markdown, display
 from sgt_course import runtime, saliency
 from sgt_course.experiments import NOISE_CONTROL, image_data, image_model, robust_models, sgt_study_models
 from sgt_course.masking import mask_bottom_k
-from sgt_course.plots import figure3_panels, gap_bars, saliency_grid, show_images, summary_bars
+from sgt_course.plots import (
+    SLIDE_DPI,
+    SLIDE_WIDTH_IN,
+    figure3_panels,
+    fit_figure,
+    gap_bars,
+    saliency_grid,
+    show_images,
+    summary_bars,
+)
 from sgt_course.recipes import PAPER_SGT, TRAINING_EPS
 from sgt_course.recorded import across, recorded_profiles
 from sgt_course.removal import figure3_curves, removal_study
@@ -37,7 +46,7 @@ from sgt_course.stats import accuracy, interval_spread, interval_verdict
 from sgt_course.tables import markdown_table
 from sgt_course.training import correct
 
-plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
+plt.rcParams.update({"figure.dpi": SLIDE_DPI, "font.size": 9})  # text as large as the slides' (plots.SLIDE_DPI)
 profile, device = runtime.start(seed=0)
 train, test = image_data(profile, device)
 standard, _ = image_model(profile, "standard", train, test, progress=False)
@@ -84,10 +93,11 @@ display(Markdown(f"Every figure: `sgt-course`, run profile **{profile.name}** "
 # ## What the maps look like
 
 # %%
-xs, ys = test.x[:3], test.y[:3]
-saliency_grid(xs, {saliency.label(m): saliency.attribute(m, standard, xs, ys, **(seeded() if m == "smoothgrad" else {}))
-                   for m in ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad")},
-              size=1.25, title="a standard model's maps");
+xs, ys = test.x[:2], test.y[:2]
+fit_figure(saliency_grid(xs, {saliency.label(m).replace(" ", "\n", 1): saliency.attribute(
+    m, standard, xs, ys, **(seeded() if m == "smoothgrad" else {}))
+    for m in ("gradient", "input_x_gradient", "integrated_gradients", "smoothgrad")}, title="a standard model's maps"),
+    SLIDE_WIDTH_IN, 3.4);
 
 # %% [markdown]
 # ## Adversarial training
@@ -126,19 +136,24 @@ saliency_grid(xs, {saliency.label(m): saliency.attribute(m, standard, xs, ys, **
 # Each input, its gradient saliency, and the input with its least salient half replaced ($k = 0.5$):
 
 # %%
-xm, ym = test.x[:6], test.y[:6]
+xm, ym = test.x[:5], test.y[:5]
 scores = saliency.per_pixel(saliency.gradient(sgt, xm, ym))
 masked, _ = mask_bottom_k(xm, scores, k=PAPER_SGT.k, **seeded())
 shown = (scores / scores.amax((1, 2, 3), keepdim=True)).expand_as(xm)
-show_images(torch.cat([xm, shown, masked]),
-            ["input"] * 6 + ["|gradient|"] * 6 + ["bottom 50% masked"] * 6, ncols=6, size=1.05);
+fit_figure(show_images(torch.cat([xm, shown, masked]), ncols=5,
+                       row_labels=["input", "|gradient|", "bottom 50 %\nmasked"]), 6.2, 3.3);
 
 # %% [markdown]
 # ## SGT on images: removing the most salient pixels
 
 # %%
 curves = figure3_curves({"standard": standard, "SGT": sgt}, xe, ye, "authors", ("gradient", "integrated_gradients"))
-figure3_panels(curves);
+fit_figure(figure3_panels(curves), SLIDE_WIDTH_IN, 3.5);
+
+# %% [markdown]
+# ## SGT on images: three seeds
+
+# %%
 seed_pairs = {seed: {"standard": image_model(profile, "standard", train, test, seed=seed, progress=False)[0],
                      "SGT": image_model(profile, "sgt", train, test, k=PAPER_SGT.k, lam=PAPER_SGT.lam, seed=seed,
                                         progress=False)[0]}
@@ -165,7 +180,12 @@ display(Markdown(f"Clean accuracy (seed 0): standard {accuracy(correct(standard,
 # %%
 fair = removal_study({seed: sgt_study_models(profile, train, test, seed=seed, progress=False)
                       for seed in profile.seeds}, xe, ye, fills=("uniform", "linear"), progress=False)
-gap_bars(fair);
+fit_figure(gap_bars(fair), SLIDE_WIDTH_IN, 3.1);
+
+# %% [markdown]
+# ## Is it the guidance? The verdicts
+
+# %%
 pairs = [("SGT", "standard"), (NOISE_CONTROL, "standard"), ("SGT", NOISE_CONTROL)]
 display(Markdown(markdown_table(
     ["ROAD-gap lead, points", *(f"{a} − {b}" for a, b in pairs)],
@@ -247,14 +267,13 @@ display(Markdown(f"Measured here: an SGT step costs **{cost['SGT'] / cost['stand
 # %% [markdown]
 # ## The attacks, ε by ε
 #
-# Move ε and pick the attack: each model's prediction and its gradient map of the attacked image. The
-# frames were drawn when the deck was built, so the slider needs no kernel.
+# Each model's prediction and its gradient map of the attacked image; drawn when the deck was built.
 
 # %%
 from sgt_course.widgets import attack_twin
 
 attack_twin({"standard": standard, "SGT": sgt}, test.x[:3], test.y[:3], eps_max=0.3, class_names=test.class_names,
-            progress=False)
+            figsize=(SLIDE_WIDTH_IN, 3.1), dpi=SLIDE_DPI, progress=False)
 
 # %% [markdown]
 # ## Robustness of five regimes
@@ -263,10 +282,10 @@ attack_twin({"standard": standard, "SGT": sgt}, test.x[:3], test.y[:3], eps_max=
 models, histories = robust_models(profile, train, test, progress=False)
 EPS = TRAINING_EPS[train.source]
 audits = robustness_audits(models, test.x, test.y, EPS, budget=profile.audit, progress=False)
-summary_bars({name: {"clean": accuracy(audit.clean), "PGD-10": accuracy(audit.outcome("PGD-10").correct),
-                     "worst case": audit.worst_case_interval()} for name, audit in audits.items()},
-             title=f"ε = {EPS}: PGD-10 against the worst case over the audit's attacks ({profile.audit.images} images, "
-                   "95 % intervals)");
+fit_figure(summary_bars(
+    {name: {"clean": accuracy(audit.clean), "PGD-10": accuracy(audit.outcome("PGD-10").correct),
+            "worst case": audit.worst_case_interval()} for name, audit in audits.items()},
+    title=f"accuracy (%) at ε = {EPS}, {profile.audit.images} images, 95 % intervals"), SLIDE_WIDTH_IN, 3.3);
 display(Markdown("Same data, epochs and optimizer; adversarial training at ε = {}. Gradient masking suspected: {}."
                  .format(EPS, ", ".join(n for n, a in audits.items() if a.masking_suspected) or "for no regime")))
 
@@ -276,10 +295,10 @@ display(Markdown("Same data, epochs and optimizer; adversarial training at ε = 
 # %%
 xa, ya = test.x[:profile.n_explain], test.y[:profile.n_explain]
 both = removal_study({0: models}, xa, ya, fills=("uniform", "linear"), progress=False)
-summary_bars({name: {"worst-case accuracy": audits[name].worst_case_interval(),
-                     "ROAD gap, uniform fill": both.gap_intervals(name, "uniform")[0],
-                     "ROAD gap, linear fill": both.gap_intervals(name, "linear")[0]} for name in models},
-             title="seed 0, with 95 % intervals over the images");
+fit_figure(summary_bars({name: {"worst-case accuracy (%)": audits[name].worst_case_interval(),
+                                "ROAD gap, uniform fill (points)": both.gap_intervals(name, "uniform")[0],
+                                "ROAD gap, linear fill (points)": both.gap_intervals(name, "linear")[0]} for name in models},
+                        title="seed 0, with 95 % intervals over the images"), SLIDE_WIDTH_IN, 3.2);
 worst = {name: audit.worst_case_interval() for name, audit in audits.items()}
 better = max(("standard", "SGT"), key=lambda name: worst[name].estimate)
 display(Markdown(f"Worst case at ε = {EPS}, % with 95 % intervals: ASGT **{worst['ASGT']}**, PGD-AT {worst['PGD-AT']}, "

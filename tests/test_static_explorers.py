@@ -110,6 +110,10 @@ def test_the_saliency_and_attack_twins_open_where_their_explorers_do():
     assert len(attacked.frames) == 3 * len(attack.values)
     first = widgets.render_attack({"standard": model}, x[0], 0, "pgd", 0.15)
     assert attacked.frames[attacked.default_key] == png_data_uri(first)
+    for_slides = widgets.attack_twin({"standard": model}, x, y, eps_max=0.3, steps=1, samples=1, figsize=(7.5, 1.8),
+                                     dpi=160, progress=False)
+    frame = Image.open(io.BytesIO(base64.b64decode(for_slides.frames[for_slides.default_key].split(",", 1)[1])))
+    assert frame.info["dpi"] == pytest.approx((160, 160), abs=0.1) and frame.width == pytest.approx(7.5 * 160, abs=40)
 
 
 def test_the_sgt_twin_trains_once_per_setting_and_opens_on_the_papers_with_roads_fill():
