@@ -69,6 +69,25 @@ train, test = image_data(profile, device)
 # formed **before** masking. Masking first and attacking after, the order of Li et al.'s SGA (2022), is
 # a different algorithm; section 5 compares the two orders.
 #
+# The three inputs of the loss, for a few test digits, with notebook 2's standard model (from the cache) in
+# place of the model being trained:
+
+# %%
+from sgt_course.attacks import pgd
+from sgt_course.losses import masked_by_saliency
+from sgt_course.plots import show_images
+from sgt_course.recipes import PAPER_SGT, TRAINING_EPS
+
+standard, _ = image_model(profile, "standard", train, test)
+x_clean, y_clean = test.x[:5], test.y[:5]
+eps = TRAINING_EPS[train.source]
+x_adversarial = pgd(standard, x_clean, y_clean, eps, generator=torch.Generator().manual_seed(0))  # line 1
+x_masked = masked_by_saliency(standard, x_adversarial, y_clean, PAPER_SGT.k,                       # line 2
+                              generator=torch.Generator().manual_seed(0))
+show_images(torch.cat([x_clean, x_adversarial, x_masked]), ncols=5,
+            row_labels=["X", f"X′ (PGD, ε = {eps})", f"X̃′ (k = {PAPER_SGT.k})"], title="what ASGT's loss compares");
+
+# %% [markdown]
 # ## 2 · Five regimes, one recipe
 #
 # All five train on the same data with the same optimizer; the adversarial regimes use PGD at the

@@ -22,6 +22,7 @@ from sgt_course.recipes import Profile, get_profile
 DEVICE_ENV = "SGT_COURSE_DEVICE"
 CACHE_ENV = "SGT_COURSE_CACHE"
 DATA_ENV = "SGT_COURSE_DATA"
+PRECISION_ENV = "SGT_COURSE_PRECISION"
 
 _DEVICE_KINDS = ("cpu", "cuda", "mps")
 #: The arithmetic a training step can run in: full float32, or bfloat16 autocast (:func:`mixed_precision`).
@@ -59,6 +60,21 @@ def get_device(name: str | None = None) -> torch.device:
     if kind == "mps" and not _mps_available():
         raise ValueError(f"device {name!r} was asked for, but Apple's MPS backend is not available; use 'cpu'")
     return device
+
+
+def default_precision() -> str:
+    """The precision :func:`sgt_course.training.fit` trains in when not told: $SGT_COURSE_PRECISION, else
+    ``"fp32"``. ``bf16`` is an opt-in for CPUs with bfloat16 matrix units (Intel AMX, AMD AVX512-BF16), where
+    ``sgt-course speed-levers`` and ``gpu-check --laptop`` measure whether it is faster and changes nothing a
+    student reads; models trained in it are cached under their own keys.
+
+    Raises:
+        ValueError: the variable names no precision in :data:`PRECISIONS`.
+    """
+    precision = os.environ.get(PRECISION_ENV) or "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"${PRECISION_ENV} must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
 
 
 def _mps_available() -> bool:
@@ -127,8 +143,10 @@ def describe(profile: Profile | None = None, device: torch.device | None = None)
     profile = profile or get_profile()
     device = device or get_device()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    precision = default_precision()
     return (f"profile={profile.name} device={device}{gpu} torch={torch.__version__} "
-            f"threads={torch.get_num_threads()} cache={cache_dir()}")
+            f"threads={torch.get_num_threads()} cache={cache_dir()}"
+            + (f" precision={precision} (${PRECISION_ENV})" if precision != "fp32" else ""))
 
 
 def start(seed: int = 0) -> tuple[Profile, torch.device]:

@@ -31,7 +31,7 @@ from sgt_course.checks import check_choice, check_finite, check_input_dtype
 from sgt_course.data.base import Dataset
 from sgt_course.losses import LossFn, standard_loss
 from sgt_course.models import eval_mode
-from sgt_course.runtime import CACHE_ENV, PRECISIONS, cache_dir, mixed_precision
+from sgt_course.runtime import CACHE_ENV, PRECISIONS, cache_dir, default_precision, mixed_precision
 
 #: What training and evaluation take: any :class:`~sgt_course.data.Dataset`, or an (x, y) pair of tensors.
 Data = Union[Dataset, tuple[Tensor, Tensor]]
@@ -155,7 +155,7 @@ def step(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, x:
 def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epochs: int = 1,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
         val: Data | None = None, seed: int = 0, progress: bool = True, desc: str = "training",
-        precision: str = "fp32", early_stopping: EarlyStopping | None = None) -> History:
+        precision: str | None = None, early_stopping: EarlyStopping | None = None) -> History:
     """Train ``model`` in place by minimizing ``loss_fn(model, x_batch, y_batch)``; return its :class:`History`.
 
     Each epoch visits the training set in a fresh order drawn from ``seed``. The model is in train
@@ -172,7 +172,8 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
         seed: seed of the shuffling order.
         progress: show a progress bar (a widget in notebooks, text in a terminal).
         desc: the progress bar's label.
-        precision: ``"fp32"``, or ``"bf16"`` for bfloat16 autocast in every step (see :func:`step`).
+        precision: ``"fp32"``, or ``"bf16"`` for bfloat16 autocast in every step (see :func:`step`); None:
+            :func:`~sgt_course.runtime.default_precision` ($SGT_COURSE_PRECISION, else ``"fp32"``).
         early_stopping: stop once a held-out score stops improving and keep the best epoch's weights
             (:class:`EarlyStopping`); ``epochs`` is then the most it trains.
     """
@@ -184,6 +185,7 @@ def fit(model: nn.Module, train: Data, loss_fn: LossFn = standard_loss, *, epoch
             raise ValueError(f"{arg} must be a positive int; got {value!r}")
     if lr <= 0:
         raise ValueError(f"lr must be > 0; got {lr}")
+    precision = precision or default_precision()
     check_choice("precision", precision, PRECISIONS)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     device = _model_device(model)
@@ -255,13 +257,16 @@ def save_atomic(state: dict, path: Path) -> None:
 def checkpoint_path(name: str, config: Mapping[str, Any]) -> Path:
     """Where :func:`load_or_train` keeps the model ``name`` trained with ``config``.
 
-    The key is a hash of the name, the configuration (JSON) and the library version, so changing any
-    of them trains a new model rather than loading a stale one.
+    The key is a hash of the name, the configuration (JSON), the library version and, when it is not
+    float32, the precision :func:`fit` trains in by default ($SGT_COURSE_PRECISION), so changing any of
+    them trains a new model rather than loading a stale one.
     """
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"name must be letters, digits, '-' or '_'; got {name!r}")
     try:
-        text = json.dumps({"name": name, "config": config, "version": __version__}, sort_keys=True)
+        precision = default_precision()
+        text = json.dumps({"name": name, "config": config, "version": __version__,
+                           **({"precision": precision} if precision != "fp32" else {})}, sort_keys=True)
     except TypeError as error:
         raise TypeError(f"config must be JSON-serializable (numbers, strings, lists, dicts): {error}") from None
     return cache_dir() / "checkpoints" / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.pt"

@@ -68,3 +68,26 @@ def test_mixed_precision_autocasts_to_bfloat16_only_when_asked():
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16; got 'half'"):
         with runtime.mixed_precision("cpu", "half"):
             pass
+
+
+def test_the_default_precision_is_float32_unless_the_variable_opts_in(monkeypatch, tmp_path):
+    from sgt_course import training
+    from sgt_course.models import SmallCNN
+
+    monkeypatch.delenv(runtime.PRECISION_ENV, raising=False)
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
+    assert runtime.default_precision() == "fp32" and "precision=" not in runtime.describe()
+    fp32_key = training.checkpoint_path("m", {"k": 1})
+    used = []
+    monkeypatch.setattr(training, "step", lambda *args, precision: used.append(precision) or torch.tensor(0.0))
+    data = (torch.rand(4, 1, 28, 28), torch.arange(4))
+    training.fit(SmallCNN(width=4), data, progress=False)
+    monkeypatch.setenv(runtime.PRECISION_ENV, "bf16")
+    assert runtime.default_precision() == "bf16" and "precision=bf16 ($SGT_COURSE_PRECISION)" in runtime.describe()
+    assert training.checkpoint_path("m", {"k": 1}) != fp32_key, "a bf16 model is cached under its own key"
+    training.fit(SmallCNN(width=4), data, progress=False)
+    training.fit(SmallCNN(width=4), data, progress=False, precision="fp32")
+    assert used == ["fp32", "bf16", "fp32"]
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match=r"\$SGT_COURSE_PRECISION must be one of fp32, bf16; got 'fp16'"):
+        runtime.default_precision()

@@ -11,11 +11,12 @@
     sgt-course reproduce              # the paper-size experiments (MNIST, CIFAR-10); see --help
     sgt-course bench --profile ci     # step costs, widget latency, memory, notebook times
     sgt-course step-cost              # SGT and ASGT steps against the steps they extend
+    sgt-course speed-levers           # where a step's time goes; channels_last, bf16, seeds stacked
     sgt-course claims --profile cpu   # every claim the image notebooks assert, over seeds
     sgt-course gpu-check              # every GPU figure: step costs, memory, speed-ups, reproduce, notebooks
     sgt-course cache export class.tar # a prepared cache as one archive; `cache import` adds it, checked
 
-The last six have their own options (``sgt-course bench --help``); each is a module of
+The last seven have their own options (``sgt-course bench --help``); each is a module of
 :mod:`sgt_course.tools` with a ``main(argv)``.
 """
 
@@ -47,6 +48,7 @@ OWN_PARSERS = {
     "reproduce": ("reproduce", "train and evaluate the paper-size experiments"),
     "bench": ("bench", "step costs, widget latency, memory and notebook wall times, each beside its target"),
     "step-cost": ("step_cost", "what one SGT and one ASGT step cost against the steps they extend"),
+    "speed-levers": ("speed_levers", "where a training step's time goes, and what each speed lever would gain"),
     "claims": ("claims", "every quantity the image notebooks assert, over several seeds"),
     "cache": ("cache_archive", "the checkpoint cache: info, export to one archive, import one (checked)"),
     "gpu-check": ("gpu_check", "every GPU figure in one command: step costs, memory, speed-ups, reproduce, notebooks"),

@@ -2,6 +2,7 @@
 
     sgt-course gpu-check                         # on one GPU: all four parts, under 10 minutes on an H100
     sgt-course gpu-check --toy                   # the same code at toy size, on any device (CI runs this)
+    sgt-course gpu-check --laptop --device cpu --skip steps reproduce notebooks   # part 2 on a 2-core CPU
     sgt-course gpu-check --json gpu.json         # also write every figure as JSON
 
 1. **Step costs**: a standard, an SGT (k = 0.5, λ = 1), a PGD-AT and an ASGT step (10-step PGD at the
@@ -81,6 +82,7 @@ class Size:
     epochs: int
     notebook_profile: str
     notebooks: int | None  # None: all of them
+    speedups: tuple[str, ...] = SPEEDUPS  # the variants of part 2, the float32 control first
 
 
 FULL = Size(models=tuple(MODELS), batches=(128, 512), repeats=10, warmup=3, pgd_steps=10, n_train=4000, n_test=1000,
@@ -88,6 +90,10 @@ FULL = Size(models=tuple(MODELS), batches=(128, 512), repeats=10, warmup=3, pgd_
 #: The code of every part at toy size (CI): the MNIST CNN only, and figures that are not judged.
 TOY = Size(models=("MNIST CNN",), batches=(8,), repeats=1, warmup=1, pgd_steps=2, n_train=256, n_test=64, epochs=1,
            notebook_profile="ci", notebooks=1)
+#: Part 2 as a 2-core laptop would use it (``--laptop``, with ``--skip steps reproduce notebooks``): the MNIST
+#: CNN at batch 128, and no ``torch.compile``, whose compilation alone takes minutes on two cores.
+LAPTOP = Size(models=("MNIST CNN",), batches=(128,), repeats=10, warmup=3, pgd_steps=10, n_train=4000, n_test=1000,
+              epochs=3, notebook_profile="cpu", notebooks=None, speedups=SPEEDUPS[:3])
 
 
 def _peak_gib(fn: Callable[[], object], device: torch.device) -> float | None:
@@ -167,13 +173,13 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
         x, y = torch.rand(batch, *shape, device=device), torch.randint(0, 10, (batch,), device=device)
         loss = partial(sgt_loss, k=PAPER_SGT.k, lam=PAPER_SGT.lam)
         steps = {}
-        for variant in ("fp32", *SPEEDUPS[1:]):
+        for variant in ("fp32", *size.speedups[1:]):
             prepared, precision = _variant(variant, model)
             steps[variant] = training_step(prepared, loss, x, y, precision=precision)
         ms = {v: 1000 * s for v, s in compare(steps, repeats=size.repeats, warmup=size.warmup, device=device).items()}
-        timed[label] = {v: ms["fp32"] / ms[v] for v in SPEEDUPS[1:]}
+        timed[label] = {v: ms["fp32"] / ms[v] for v in size.speedups[1:]}
         print(f"  SGT step, {label}, batch {batch}: fp32 {ms['fp32']:.1f} ms; speed-up "
-              + ", ".join(f"{v} {timed[label][v]:.2f}x" for v in SPEEDUPS[1:]))
+              + ", ".join(f"{v} {timed[label][v]:.2f}x" for v in size.speedups[1:]))
 
     def trained(variant: str) -> nn.Module:
         torch.manual_seed(0)
@@ -190,7 +196,7 @@ def speedups(size: Size, device: torch.device, train: ImageSet, test: ImageSet) 
     print(f"  MNIST CNN, SGT, {size.epochs} epoch(s) on {train.describe()}; fp32: test accuracy {accuracy:.1%}, "
           f"PGD@{eps} success {success:.1%}")
     results: dict = {"step speed-up": timed, "fp32": {"test accuracy": accuracy, "PGD success": success}}
-    for variant in SPEEDUPS:
+    for variant in size.speedups:
         model, precision = _variant(variant, reference)
         figures = {
             "test accuracy, trained with it (points vs fp32)": 100 * (evaluate(trained(variant), test) - accuracy),
@@ -258,15 +264,17 @@ def _part(title: str, results: dict, key: str, fn: Callable[[], dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sgt-course gpu-check", description=__doc__.split("\n")[0])
     parser.add_argument("--toy", action="store_true", help="every part at toy size, in a minute or two (for CI)")
+    parser.add_argument("--laptop", action="store_true",
+                        help="the sizes of a 2-core laptop: the MNIST CNN at batch 128, no torch.compile")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
     parser.add_argument("--skip", nargs="+", default=[], choices=("steps", "speedups", "reproduce", "notebooks"),
                         help="parts to leave out")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args(argv)
-    size, device = TOY if args.toy else FULL, runtime.get_device(args.device)
+    size, device = TOY if args.toy else LAPTOP if args.laptop else FULL, runtime.get_device(args.device)
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else " (no GPU: no memory figures)"
     print(f"{platform.node()}: device {device}{gpu}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'toy size' if args.toy else 'full size'}, {time.strftime('%Y-%m-%d %H:%M')}")
+          f"{'toy' if args.toy else 'laptop' if args.laptop else 'full'} size, {time.strftime('%Y-%m-%d %H:%M')}")
     results: dict = {"machine": {"device": str(device) + gpu, "torch": torch.__version__, "toy": args.toy,
                                  "date": time.strftime("%Y-%m-%d")}}
     start = time.perf_counter()
