@@ -57,6 +57,7 @@ def test_prepare_and_cache_are_commands_and_prepare_reports_the_cache(monkeypatc
 
     parser = cli.build_parser()
     assert parser.parse_args(["prepare", "--profile", "ci"]).handler is cli._prepare
+    assert parser.parse_args(["prepare"]).timeout == cli.PREPARE_CELL_TIMEOUT > parser.parse_args(["run"]).timeout
     done = prepare.Prepared(executed=["00_setup_and_tour.ipynb"], skipped=["01_saliency_maps.ipynb"], seconds=90.0,
                             cache=CacheSummary(tmp_path, 4, 3 * 2**20))
     monkeypatch.setattr(prepare, "prepare", lambda profile, notebooks, executed, timeout: done)
