@@ -246,10 +246,10 @@ def _suptitled(fig: Figure, title: str | None) -> Figure:
     return fig
 
 
-def _finish(fig: Figure, ax: plt.Axes, title: str | None) -> Figure:
-    """The common end of a one-axes line figure: grid, legend, title, layout."""
+def _finish(fig: Figure, ax: plt.Axes, title: str | None, **legend: object) -> Figure:
+    """The common end of a one-axes figure: grid, legend (placed by ``legend``, e.g. ``loc``), title, layout."""
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=SMALL_PT)
+    ax.legend(fontsize=SMALL_PT, **legend)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -268,14 +268,16 @@ def line_chart(curves: Mapping[str, Sequence[float]], x_labels: Sequence[str], *
 
 
 def _plot_curves(ax: plt.Axes, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str,
-                 title: str | None, dashed: Collection[str] = ()) -> None:
-    """Accuracy (%) lines on ``ax``; the curves named in ``dashed`` are dashed baselines."""
+                 title: str | None, dashed: Collection[str] = (), legend: bool = True) -> None:
+    """Accuracy (%) lines on ``ax``; the curves named in ``dashed`` are dashed baselines; ``legend``: name
+    them on ``ax`` (False where the figure names them once)."""
     for name, (xs, accuracy) in curves.items():
         style = "--" if name in dashed else "-"
         ax.plot(list(xs), [100 * a for a in accuracy], style, marker="o", markersize=3, label=name)
     ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=SMALL_PT)
+    if legend:
+        ax.legend(fontsize=SMALL_PT)
     if title:
         ax.set_title(title, fontsize=10)
 
@@ -322,8 +324,7 @@ def _panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[fl
     fig, axes = plt.subplots(1, len(panels), figsize=(_fit(4.2 * len(panels)), 3.9), squeeze=False, sharey=True,
                              layout="constrained")
     for ax, (name, curves) in zip(axes[0], panels.items()):
-        _plot_curves(ax, curves, xlabel=xlabel, title=name, dashed=dashed)
-        ax.get_legend().remove()
+        _plot_curves(ax, curves, xlabel=xlabel, title=name, dashed=dashed, legend=False)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=SMALL_PT)
     if title:
@@ -389,11 +390,8 @@ def gap_bars(study: RemovalStudy, *, title: str | None = None) -> Figure:
     ax.set_ylabel("ROAD gap (points)")
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.margins(y=0.15)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=SMALL_PT, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never on them
-    ax.set_title(title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title or f"LeRF minus MoRF area ({study.method} ranking), seeds {', '.join(map(str, study.seeds))}",
+                   loc="upper left", bbox_to_anchor=(1.01, 1))  # the legend beside the bars, never on them
 
 
 def summary_bars(table: Mapping[str, Mapping[str, float | Interval]], *, title: str | None = None) -> Figure:
